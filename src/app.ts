@@ -1,0 +1,123 @@
+// Builds the Express app: request ids and logs, security headers, body parsing, the OpenAPI
+// validator, authorization, the handlers bound by operationId, and problem+json errors.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { pinoHttp } from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import type { Container } from './container.js';
+import { createAuthorization, type SchemeResolver } from './platform/http/auth.js';
+import { listOperations } from './platform/http/openapi.js';
+import { toProblem } from './platform/http/problem.js';
+import { systemRoutes } from './platform/http/system-routes.js';
+import type { RouteTable } from './platform/platform.js';
+
+const safeRequestId = /^[A-Za-z0-9._-]{8,128}$/;
+
+export function createApp(container: Container): express.Express {
+  const { platform, document, modules } = container;
+  const { config, logger, metrics } = platform;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
+  app.set('query parser', 'extended');
+
+  app.use((req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.requestId = incoming && safeRequestId.test(incoming) ? incoming : randomUUID();
+    res.set('X-Request-Id', req.requestId);
+    next();
+  });
+  app.use(pinoHttp({
+    logger,
+    genReqId: (req) => (req as Request).requestId,
+    customProps: (req) => ({ requestId: (req as Request).requestId }),
+    serializers: {
+      req: (req) => ({ method: req.method, url: req.url?.split('?')[0], remoteAddress: req.remoteAddress }),
+      res: (res) => ({ statusCode: res.statusCode }),
+    },
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+  }));
+
+  app.use((req, res, next) => {
+    const stop = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req as unknown as { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute ?? 'unmatched';
+      stop({ method: req.method, route });
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.use(helmet({
+    hsts: { maxAge: config.hstsMaxAge, includeSubDomains: true },
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } },
+    referrerPolicy: { policy: 'no-referrer' },
+  }));
+  app.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+
+  app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(OpenApiValidator.middleware({
+    apiSpec: document as never,
+    validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+    validateResponses: config.validateResponses ? { removeAdditional: false } : false,
+    validateSecurity: false,
+    validateFormats: true,
+    fileUploader: false,
+  }));
+
+  const schemes: Record<string, SchemeResolver> = {};
+  const routes: RouteTable = { ...systemRoutes(platform, document) };
+  for (const module of modules) {
+    Object.assign(schemes, module.schemes);
+    for (const [operationId, handler] of Object.entries(module.routes ?? {})) {
+      if (routes[operationId]) throw new Error(`operationId ${operationId} has two handlers`);
+      routes[operationId] = handler;
+    }
+  }
+  const deniedObservers = modules.flatMap((m) => (m.onDenied ? [m.onDenied] : []));
+  app.use(createAuthorization({
+    document,
+    schemes,
+    onDenied: async (denial) => { for (const observe of deniedObservers) await observe(denial); },
+  }));
+
+  const operations = listOperations(document);
+  const missing = operations.filter((op) => !routes[op.operationId]).map((op) => op.operationId);
+  if (missing.length) throw new Error(`OpenAPI operations without a handler: ${missing.join(', ')}`);
+  const undocumented = Object.keys(routes).filter((id) => !operations.some((op) => op.operationId === id));
+  if (undocumented.length) throw new Error(`Handlers without an OpenAPI operation: ${undocumented.join(', ')}`);
+  for (const op of operations) {
+    const handler = routes[op.operationId];
+    app[op.method](op.expressPath, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        await handler(req, res);
+      } catch (error) {
+        next(error);
+      }
+    });
+  }
+
+  // Anything the validator let through but no handler matched.
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next({ status: 404, errors: [], message: 'not found' });
+  });
+
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { problem, unexpected } = toProblem(error);
+    if (unexpected) {
+      req.log?.error({ err: error, requestId: req.requestId }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(problem.status).set(problem.headers).type('application/problem+json')
+      .send(JSON.stringify({ ...problem.body(), instance: req.originalUrl.split('?')[0], requestId: req.requestId }));
+  });
+
+  return app;
+}

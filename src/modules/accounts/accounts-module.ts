@@ -1,0 +1,33 @@
+// Wires the accounts domain from the platform: one register function per module.
+import type { ModuleRegistration, Platform } from '../../platform/platform.js';
+import { createAccountsRepo } from './accounts-repo.js';
+import { accountsRoutes } from './accounts-routes.js';
+import { createAccountsService } from './accounts-service.js';
+import { createLoginThrottle } from './login-throttle.js';
+import { createPasswordHasher } from './passwords.js';
+import { createTwoFactorService } from './two-factor-service.js';
+
+export function registerAccounts(platform: Platform) {
+  const { config, db, redis, fieldCipher } = platform;
+  const repo = createAccountsRepo(db);
+  const twoFactor = createTwoFactorService({ repo, fieldCipher, pepper: config.apiKeyPepper, issuer: config.totpIssuer });
+  const service = createAccountsService({
+    repo,
+    fieldCipher,
+    passwords: createPasswordHasher(config.bcryptCost),
+    twoFactor,
+    throttle: createLoginThrottle(redis, config.queuePrefix, config.loginLimits),
+    session: config.session,
+  });
+  const resolveStaff = (token: string) => service.resolveSession('staff', token);
+  const registration: ModuleRegistration = {
+    name: 'accounts',
+    routes: accountsRoutes(service),
+    schemes: {
+      userSession: (token) => service.resolveSession('user', token),
+      staffSession: resolveStaff,
+      staffEnrolment: resolveStaff,
+    },
+  };
+  return { service, registration };
+}

@@ -1,0 +1,151 @@
+// The SQL of the accounts domain. Rows are mapped to domain objects here so that hashes and
+// ciphertext columns never leave as raw row values.
+import type { Knex } from '../../platform/db.js';
+import type { Account, AccountKind, SessionRecord } from './accounts-types.js';
+
+const accountTable = (kind: AccountKind) => (kind === 'user' ? 'users' : 'staff_members');
+const ownerColumn = (kind: AccountKind) => (kind === 'user' ? 'user_id' : 'staff_id');
+
+type AccountRow = {
+  id: string; email: string; password_hash: string; totp_secret_enc: Buffer | null; totp_confirmed_at: Date | null;
+  totp_last_step: number | null; created_at: Date; status?: Account['status']; role?: Account['role']; disabled_at?: Date | null;
+};
+
+const toAccount = (kind: AccountKind, row: AccountRow): Account => ({
+  kind,
+  id: row.id,
+  email: row.email,
+  passwordHash: row.password_hash,
+  totpSecretEnc: row.totp_secret_enc,
+  totpConfirmedAt: row.totp_confirmed_at,
+  totpLastStep: row.totp_last_step === null ? null : Number(row.totp_last_step),
+  createdAt: row.created_at,
+  status: row.status,
+  role: row.role,
+  disabledAt: row.disabled_at,
+});
+
+type SessionRow = {
+  id: string; user_id: string | null; staff_id: string | null; data_enc: Buffer; created_at: Date; last_seen_at: Date; expires_at: Date;
+};
+const toSession = (row: SessionRow): SessionRecord => ({
+  id: row.id,
+  ownerKind: row.user_id ? 'user' : 'staff',
+  ownerId: (row.user_id ?? row.staff_id)!,
+  dataEnc: row.data_enc,
+  createdAt: row.created_at,
+  lastSeenAt: row.last_seen_at,
+  expiresAt: row.expires_at,
+});
+
+export function createAccountsRepo(db: Knex) {
+  return {
+    async insertUser(email: string, passwordHash: string): Promise<Account | null> {
+      const rows = await db('users').insert({ email, password_hash: passwordHash }).onConflict('email').ignore().returning('*');
+      return rows[0] ? toAccount('user', rows[0]) : null;
+    },
+
+    async insertStaff(email: string, role: string, passwordHash: string): Promise<Account | null> {
+      const rows = await db('staff_members').insert({ email, role, password_hash: passwordHash }).onConflict('email').ignore().returning('*');
+      return rows[0] ? toAccount('staff', rows[0]) : null;
+    },
+
+    async findByEmail(kind: AccountKind, email: string): Promise<Account | null> {
+      const row = await db(accountTable(kind)).where({ email }).first();
+      return row ? toAccount(kind, row) : null;
+    },
+
+    async findById(kind: AccountKind, id: string): Promise<Account | null> {
+      const row = await db(accountTable(kind)).where({ id }).first();
+      return row ? toAccount(kind, row) : null;
+    },
+
+    async setTotpSecret(kind: AccountKind, id: string, secretEnc: Buffer): Promise<void> {
+      await db(accountTable(kind)).where({ id }).update({ totp_secret_enc: secretEnc, totp_confirmed_at: null, totp_last_step: null });
+    },
+
+    /**
+     * Records a TOTP time step as used. Returns false when that step (or a later one) was used
+     * already: the same code never works twice (RFC 6238 §5.2).
+     */
+    async claimTotpStep(kind: AccountKind, id: string, step: number, confirm = false): Promise<boolean> {
+      const query = db(accountTable(kind)).where({ id })
+        .andWhere((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
+        .update({ totp_last_step: step, ...(confirm ? { totp_confirmed_at: db.fn.now() } : {}) });
+      return (await query) === 1;
+    },
+
+    async clearTotp(kind: AccountKind, id: string): Promise<void> {
+      await db.transaction(async (trx) => {
+        await trx(accountTable(kind)).where({ id }).update({ totp_secret_enc: null, totp_confirmed_at: null, totp_last_step: null });
+        await trx('recovery_codes').where({ [ownerColumn(kind)]: id }).delete();
+      });
+    },
+
+    async replaceRecoveryCodes(kind: AccountKind, id: string, hashes: Buffer[]): Promise<void> {
+      await db.transaction(async (trx) => {
+        await trx('recovery_codes').where({ [ownerColumn(kind)]: id }).delete();
+        await trx('recovery_codes').insert(hashes.map((code_hash) => ({ [ownerColumn(kind)]: id, code_hash })));
+      });
+    },
+
+    /** Marks a recovery code used; false when it does not exist, is someone else's, or was used. */
+    async consumeRecoveryCode(kind: AccountKind, id: string, hash: Buffer): Promise<boolean> {
+      const updated = await db('recovery_codes').where({ [ownerColumn(kind)]: id, code_hash: hash }).whereNull('used_at').update({ used_at: db.fn.now() });
+      return updated === 1;
+    },
+
+    async countUnusedRecoveryCodes(kind: AccountKind, id: string): Promise<number> {
+      const [row] = await db('recovery_codes').where({ [ownerColumn(kind)]: id }).whereNull('used_at').count<{ count: number }[]>('* as count');
+      return Number(row.count);
+    },
+
+    async insertSession(session: { id: string; kind: AccountKind; ownerId: string; tokenHash: Buffer; dataEnc: Buffer; expiresAt: Date }): Promise<void> {
+      await db('sessions').insert({
+        id: session.id,
+        token_hash: session.tokenHash,
+        [ownerColumn(session.kind)]: session.ownerId,
+        data_enc: session.dataEnc,
+        expires_at: session.expiresAt,
+      });
+    },
+
+    /** A live session by token hash: not revoked, not expired, used within the idle window. */
+    async findLiveSession(tokenHash: Buffer, idleMinutes: number): Promise<SessionRecord | null> {
+      const row = await db('sessions').where({ token_hash: tokenHash }).whereNull('revoked_at')
+        .andWhere('expires_at', '>', db.fn.now())
+        .andWhere('last_seen_at', '>', db.raw(`now() - make_interval(mins => ?)`, [idleMinutes]))
+        .first();
+      return row ? toSession(row) : null;
+    },
+
+    /** Touches last_seen_at at most once a minute, to keep the idle clock without a write per request. */
+    async touchSession(id: string): Promise<void> {
+      await db('sessions').where({ id }).andWhere('last_seen_at', '<', db.raw(`now() - interval '1 minute'`)).update({ last_seen_at: db.fn.now() });
+    },
+
+    async listLiveSessions(kind: AccountKind, ownerId: string): Promise<SessionRecord[]> {
+      const rows = await db('sessions').where({ [ownerColumn(kind)]: ownerId }).whereNull('revoked_at')
+        .andWhere('expires_at', '>', db.fn.now()).orderBy('created_at', 'desc');
+      return rows.map(toSession);
+    },
+
+    async revokeSession(kind: AccountKind, ownerId: string, sessionId: string): Promise<boolean> {
+      const n = await db('sessions').where({ id: sessionId, [ownerColumn(kind)]: ownerId }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+      return n === 1;
+    },
+
+    async revokeAllSessions(kind: AccountKind, ownerId: string, exceptSessionId?: string): Promise<number> {
+      const query = db('sessions').where({ [ownerColumn(kind)]: ownerId }).whereNull('revoked_at');
+      if (exceptSessionId) query.whereNot({ id: exceptSessionId });
+      return query.update({ revoked_at: db.fn.now() });
+    },
+
+    async listStaff(): Promise<Account[]> {
+      const rows = await db('staff_members').orderBy('created_at');
+      return rows.map((row: AccountRow) => toAccount('staff', row));
+    },
+  };
+}
+
+export type AccountsRepo = ReturnType<typeof createAccountsRepo>;

@@ -1,0 +1,57 @@
+// Field encryption at rest. Ciphertext format, version 1 (stored as bytea):
+//   0x01 | data-key id (16 bytes, UUID) | nonce (12) | AES-256-GCM ciphertext | tag (16)
+// The header names the key, so rotation and crypto-shredding need no other lookup. Associated
+// data binds the value to its table, column and row: a ciphertext copied to another row or
+// column fails authentication instead of decrypting to someone else's data.
+import { DecryptionError, open, seal } from './aead.js';
+import type { KeyStore } from './key-store.js';
+
+const FORMAT_V1 = 0x01;
+const HEADER_BYTES = 1 + 16;
+
+export interface FieldLocation {
+  table: string;
+  column: string;
+  rowId: string;
+}
+
+const associatedData = (at: FieldLocation) => Buffer.from(`custos:field:v1|${at.table}|${at.column}|${at.rowId}`);
+const uuidToBytes = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex');
+const bytesToUuid = (b: Buffer) => {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+
+export function createFieldCipher(keyStore: KeyStore) {
+  async function encryptBytes(subjectId: string, at: FieldLocation, plaintext: Buffer): Promise<Buffer> {
+    const dataKey = await keyStore.keyForSubject(subjectId);
+    return Buffer.concat([Buffer.from([FORMAT_V1]), uuidToBytes(dataKey.id), seal(dataKey.key, plaintext, associatedData(at))]);
+  }
+
+  async function decryptBytes(at: FieldLocation, ciphertext: Buffer): Promise<Buffer> {
+    if (ciphertext.length < HEADER_BYTES || ciphertext[0] !== FORMAT_V1) {
+      throw new DecryptionError('unknown ciphertext format');
+    }
+    const dataKey = await keyStore.keyById(bytesToUuid(ciphertext.subarray(1, HEADER_BYTES)));
+    return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
+  }
+
+  return {
+    encryptBytes,
+    decryptBytes,
+    async encryptText(subjectId: string, at: FieldLocation, plaintext: string): Promise<Buffer> {
+      return encryptBytes(subjectId, at, Buffer.from(plaintext, 'utf8'));
+    },
+    async decryptText(at: FieldLocation, ciphertext: Buffer): Promise<string> {
+      return (await decryptBytes(at, ciphertext)).toString('utf8');
+    },
+    async encryptJson(subjectId: string, at: FieldLocation, value: unknown): Promise<Buffer> {
+      return encryptBytes(subjectId, at, Buffer.from(JSON.stringify(value), 'utf8'));
+    },
+    async decryptJson<T>(at: FieldLocation, ciphertext: Buffer): Promise<T> {
+      return JSON.parse((await decryptBytes(at, ciphertext)).toString('utf8')) as T;
+    },
+  };
+}
+
+export type FieldCipher = ReturnType<typeof createFieldCipher>;

@@ -1,0 +1,102 @@
+// Authorization lives here and only here. Each operation's OpenAPI `security` (or the document's
+// default) names the principals it admits; `x-custos-roles` narrows staff operations to roles.
+// An operation that admits nobody explicitly is denied: the document's default requires a user
+// session, and public operations must say `security: []`.
+import type { NextFunction, Request, Response } from 'express';
+import type { OpenApiDocument, OperationObject } from './openapi.js';
+import { ForbiddenError, UnauthorizedError } from './problem.js';
+
+export type StaffRole = 'support' | 'dpo' | 'security' | 'admin';
+export const STAFF_ROLES: StaffRole[] = ['support', 'dpo', 'security', 'admin'];
+
+export type Principal =
+  | { kind: 'user'; userId: string; sessionId: string; email: string }
+  | { kind: 'staff'; staffId: string; sessionId: string; email: string; role: StaffRole; totpConfirmed: boolean }
+  | { kind: 'apiKey'; apiKeyId: string; userId: string };
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+    requestId: string;
+  }
+}
+
+/** Resolves a bearer token for one security scheme; null when the token is not of that kind. */
+export type SchemeResolver = (token: string, req: Request) => Promise<Principal | null>;
+
+/** Why a staff member was turned away, for the audit trail (denied attempts are events too). */
+export interface AccessDenial {
+  req: Request;
+  principal?: Principal;
+  operationId: string;
+  reason: 'role' | 'totp_required' | 'unauthenticated';
+}
+
+export interface AuthorizationOptions {
+  document: OpenApiDocument;
+  schemes: Record<string, SchemeResolver>;
+  onDenied?: (denial: AccessDenial) => Promise<void> | void;
+}
+
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+export function createAuthorization({ document, schemes, onDenied }: AuthorizationOptions) {
+  const defaultSecurity = document.security ?? [{ userSession: [] }];
+
+  return async function authorize(req: Request, res: Response, next: NextFunction) {
+    const operation = (req as unknown as { openapi?: { schema?: OperationObject } }).openapi?.schema;
+    if (!operation?.operationId) return next(new ForbiddenError('This route has no access rule, so it is denied.'));
+    const requirements = operation.security ?? defaultSecurity;
+    if (requirements.length === 0 || requirements.some((r) => Object.keys(r).length === 0)) return next();
+
+    const token = bearerToken(req);
+    if (!token) return next(new UnauthorizedError());
+
+    let principal: Principal | null = null;
+    for (const requirement of requirements) {
+      for (const scheme of Object.keys(requirement)) {
+        const resolve = schemes[scheme];
+        if (!resolve) return next(new ForbiddenError(`Access scheme ${scheme} is not configured, so this route is denied.`));
+        principal = await resolve(token, req);
+        if (principal) break;
+      }
+      if (principal) break;
+    }
+    if (!principal) {
+      return next(new UnauthorizedError('The bearer token is invalid, expired or not accepted by this route.'));
+    }
+
+    const deny = async (reason: AccessDenial['reason'], detail: string) => {
+      await onDenied?.({ req, principal: principal!, operationId: operation.operationId!, reason });
+      return next(new ForbiddenError(detail));
+    };
+
+    if (principal.kind === 'staff') {
+      const allowsUnconfirmed = requirements.some((r) => 'staffEnrolment' in r);
+      if (!principal.totpConfirmed && !allowsUnconfirmed) {
+        return deny('totp_required', 'Staff must enrol and confirm TOTP (POST /api/v1/staff/me/2fa/totp) before using any other staff route.');
+      }
+      const roles = operation['x-custos-roles'];
+      if (roles && !roles.includes(principal.role)) {
+        return deny('role', `This route needs one of the roles ${roles.join(', ')}; yours is ${principal.role}.`);
+      }
+    }
+    req.principal = principal;
+    return next();
+  };
+}
+
+export function requireUser(req: Request): Extract<Principal, { kind: 'user' }> {
+  if (req.principal?.kind !== 'user') throw new UnauthorizedError();
+  return req.principal;
+}
+
+export function requireStaff(req: Request): Extract<Principal, { kind: 'staff' }> {
+  if (req.principal?.kind !== 'staff') throw new UnauthorizedError();
+  return req.principal;
+}

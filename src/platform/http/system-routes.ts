@@ -1,0 +1,94 @@
+// Operational endpoints: liveness, readiness, Prometheus metrics, the API reference.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Platform, RouteTable } from '../platform.js';
+import { NotFoundError, ServiceUnavailableError, UnauthorizedError } from './problem.js';
+import { bearerToken } from './auth.js';
+import { constantTimeEqual } from '../crypto/hashing.js';
+import type { OpenApiDocument } from './openapi.js';
+
+const swaggerDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
+const docsAssets: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+};
+
+// No inline script, so the page works under the strict Content-Security-Policy.
+const docsPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Custos API reference</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/init.js"></script></body></html>`;
+const docsInit = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });`;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function systemRoutes(platform: Platform, document: OpenApiDocument): RouteTable {
+  const { db, redis, metrics, config } = platform;
+  return {
+    getHealth: (_req, res) => {
+      res.json({ status: 'ok' });
+    },
+
+    getReadiness: async (_req, res) => {
+      const check = async (fn: () => Promise<unknown>) => {
+        try {
+          await withTimeout(fn(), 2000);
+          return 'up' as const;
+        } catch {
+          return 'down' as const;
+        }
+      };
+      const [postgres, redisState] = await Promise.all([check(() => db.raw('select 1')), check(() => redis.ping())]);
+      const body = { status: postgres === 'up' && redisState === 'up' ? 'ready' : 'unavailable', checks: { postgres, redis: redisState } };
+      res.status(body.status === 'ready' ? 200 : 503).json(body);
+    },
+
+    getMetrics: async (req, res) => {
+      if (config.metricsToken) {
+        const token = bearerToken(req);
+        if (!token || !constantTimeEqual(Buffer.from(token), Buffer.from(config.metricsToken))) throw new UnauthorizedError();
+      }
+      // Queue depths are read at scrape time; a Redis outage must not break the scrape.
+      await Promise.all(platform.queues.all().map(async (queue) => {
+        try {
+          const counts = await withTimeout(queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'), 1000);
+          for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
+        } catch {
+          /* leave the previous figures */
+        }
+      }));
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+
+    getOpenApi: (_req, res) => {
+      res.json(document);
+    },
+
+    getDocs: (_req, res) => {
+      res.type('html').send(docsPage);
+    },
+
+    getDocsAsset: (req, res) => {
+      const file = String(req.params.file);
+      if (file === 'init.js') {
+        res.type('text/javascript').send(docsInit);
+        return;
+      }
+      const contentType = docsAssets[file];
+      if (!contentType) throw new NotFoundError('No such documentation asset.');
+      res.type(contentType).set('Cache-Control', 'public, max-age=86400').send(readFileSync(join(swaggerDir, file)));
+    },
+  };
+}
+
+export { ServiceUnavailableError };

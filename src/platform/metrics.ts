@@ -1,0 +1,28 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'custos_' });
+  const httpRequests = new Counter({
+    name: 'custos_http_requests_total',
+    help: 'HTTP requests by method, OpenAPI route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'custos_http_request_duration_seconds',
+    help: 'HTTP request latency by method and OpenAPI route.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const queueJobs = new Gauge({
+    name: 'custos_queue_jobs',
+    help: 'BullMQ jobs by queue and state, read at scrape time.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+  });
+  return { registry, httpRequests, httpDuration, queueJobs };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

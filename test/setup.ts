@@ -1,0 +1,41 @@
+// Mocha root hooks: every run gets its own freshly created and migrated database (never the
+// service's), its own Redis key prefix, and fixed test secrets.
+import { generateSecrets } from '../src/platform/dev-secrets.js';
+import { createDb, migrateLatest, withDatabaseName } from '../src/platform/db.js';
+import { closeTestApp } from './support/app.js';
+
+const secrets = generateSecrets();
+const serviceDatabase = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
+const testDatabase = process.env.CUSTOS_TEST_DATABASE ?? 'custos_test';
+
+Object.assign(process.env, {
+  NODE_ENV: 'test',
+  DATABASE_URL: withDatabaseName(serviceDatabase, testDatabase),
+  CUSTOS_QUEUE_PREFIX: process.env.CUSTOS_QUEUE_PREFIX ?? `custos_test_${testDatabase}`,
+  CUSTOS_LOG_LEVEL: process.env.CUSTOS_LOG_LEVEL ?? 'silent',
+  CUSTOS_ARTIFACT_DIR: process.env.CUSTOS_ARTIFACT_DIR ?? `.local/test-artifacts/${testDatabase}`,
+  CUSTOS_LOGIN_MAX_FAILURES_PER_IP: '1000',
+  ...Object.fromEntries(Object.entries(secrets).filter(([k]) => !process.env[k])),
+});
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(120_000);
+    const admin = createDb(withDatabaseName(serviceDatabase, 'postgres'), 1);
+    try {
+      await admin.raw(`DROP DATABASE IF EXISTS "${testDatabase}" WITH (FORCE)`);
+      await admin.raw(`CREATE DATABASE "${testDatabase}"`);
+    } finally {
+      await admin.destroy();
+    }
+    const db = createDb(process.env.DATABASE_URL!, 1);
+    try {
+      await migrateLatest(db);
+    } finally {
+      await db.destroy();
+    }
+  },
+  async afterAll() {
+    await closeTestApp();
+  },
+};
