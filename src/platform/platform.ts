@@ -1,7 +1,8 @@
 // Shared infrastructure handed to every module's register function. No business rules here.
 import type { Redis } from 'ioredis';
-import type { Worker } from 'bullmq';
 import type { Request, Response } from 'express';
+import type { Readable } from 'node:stream';
+import { createLocalStorage, type ArtifactStorage } from './storage.js';
 import type { Config } from '../config.js';
 import { createDb, type Knex } from './db.js';
 import { createLogger, type Logger } from './logger.js';
@@ -25,6 +26,7 @@ export interface Platform {
   fieldCipher: FieldCipher;
   signer: Signer;
   metrics: Metrics;
+  artifacts: ArtifactStorage;
 }
 
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
@@ -44,10 +46,30 @@ export interface ModuleRegistration {
   routes?: RouteTable;
   schemes?: Record<string, SchemeResolver>;
   onDenied?: (denial: AccessDenial) => Promise<void>;
-  /** Started by `custos worker`; each gets its own blocking Redis connection. */
-  workers?: (connect: () => Redis) => Worker[];
-  /** Started by `custos scheduler`; each run should only enqueue jobs with deterministic ids. */
-  schedules?: ScheduledTask[];
+  /** The module's share of a user's personal data, for exports (GDPR Art. 15/20). */
+  personalData?: PersonalDataProvider;
+  /** Adds the module's demo data for the demo user (`custos seed`); must be idempotent. */
+  seed?: (demo: DemoAccounts) => Promise<void>;
+}
+
+/**
+ * How a module hands its part of a user's data to the privacy module. Exports ask every module
+ * for its collections and files; deletion removes rows generically (every table with a user_id
+ * foreign key to users, found from the FK graph) and asks modules only for what lives outside
+ * PostgreSQL, such as stored file bytes.
+ */
+export interface PersonalDataProvider {
+  /** Collections written as <name>.json in the export, each row decrypted and JSON-ready. */
+  collections: Array<{ name: string; description: string; rows: (userId: string) => AsyncIterable<Record<string, unknown>> }>;
+  /** Binary files (e.g. uploaded originals) written under files/ in the export. */
+  files?: (userId: string) => AsyncIterable<{ path: string; size: number; open: () => Promise<Readable> }>;
+  /** Deletes what the module stores outside PostgreSQL for the user; returns how many objects. Must be repeatable. */
+  eraseArtifacts?: (userId: string) => Promise<number>;
+}
+
+export interface DemoAccounts {
+  userId: string;
+  userEmail: string;
 }
 
 export function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Platform {
@@ -66,6 +88,7 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
     fieldCipher: createFieldCipher(keyStore),
     signer: createSigner(parseSigningKey(config.signingKeyPem)),
     metrics: createMetrics(),
+    artifacts: createLocalStorage(config.artifactDir),
   };
 }
 

@@ -167,6 +167,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
 
     twoFactor,
     listStaff: () => repo.listStaff(),
+    findAccountByEmail: (kind: AccountKind, email: string) => repo.findByEmail(kind, normaliseEmail(email)),
   };
 }
 

@@ -1,0 +1,17 @@
+// BullMQ processors and the cron schedule. Thin: each calls a module service. One line per
+// domain below; every processor's payload is an id (see src/platform/queues.ts).
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Container } from '../src/container.js';
+import type { ScheduledTask } from '../src/platform/platform.js';
+
+export interface DomainJobs {
+  workers?: (connect: () => Redis) => Worker[];
+  schedules?: ScheduledTask[];
+}
+
+export function createJobs(container: Container): DomainJobs[] {
+  void container;
+  return [
+  ];
+}

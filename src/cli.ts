@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// The custos command: the process roles (serve, worker, scheduler, dev) and operator commands.
+// Every command works non-interactively (flags or environment) so scripts can drive it.
+import { Command, Option } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { randomBytes } from 'node:crypto';
+import { configReference } from './config.js';
+import { createCliContext, describeError, type CliContext } from './cli/context.js';
+import { generateSecrets } from './platform/dev-secrets.js';
+import { migrateLatest } from './platform/db.js';
+import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
+import { startScheduler, startWorkers, type RunningRole } from './roles.js';
+import { seedDemo } from './seed.js';
+import { startServer, type RunningServer } from './server.js';
+
+const ctx: CliContext = createCliContext();
+const program = new Command('custos')
+  .description('Custos: data-subject rights, staff-access audit trail, encryption at rest, encrypted backups.')
+  .showHelpAfterError();
+
+/** Runs until SIGTERM/SIGINT, then stops accepting, drains, and closes every pool. */
+async function runUntilSignal(parts: Array<RunningServer | RunningRole>) {
+  const { logger, config } = (await ctx.open()).platform;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    // Idempotent: a terminal's Ctrl-C can arrive twice (from the tty and forwarded by a wrapper).
+    let stopping = false;
+    const once = (signal: string) => { if (!stopping) { stopping = true; stop(signal); } };
+    process.on('SIGTERM', once);
+    process.on('SIGINT', once);
+  });
+  const forced = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5_000).unref();
+  for (const part of parts) await part.close();
+  await ctx.close();
+  clearTimeout(forced);
+}
+
+program.command('serve').description('Run the HTTP API.').action(async () => {
+  const server = await startServer(await ctx.open());
+  await runUntilSignal([server]);
+});
+
+program.command('worker').description('Run the BullMQ workers (exports, deletions, backups, purges).').action(async () => {
+  await runUntilSignal([startWorkers(await ctx.open())]);
+});
+
+program.command('scheduler').description('Run the cron scheduler that enqueues periodic jobs.').action(async () => {
+  await runUntilSignal([startScheduler(await ctx.open())]);
+});
+
+program.command('dev')
+  .description('Laptop/demo mode: migrate, seed demo data, then run API, workers and scheduler in one process.')
+  .action(async () => {
+    ctx.config({ generateDevSecrets: true });
+    const container = await ctx.open();
+    await migrateLatest(container.platform.db);
+    const demo = await seedDemo(container);
+    const server = await startServer(container);
+    const parts = [server, startWorkers(container), startScheduler(container)];
+    const totp = demo.dpo.totpSecret;
+    process.stdout.write([
+      '',
+      `Custos is running at ${server.url}`,
+      `API reference:       ${server.url}/docs`,
+      '',
+      `Demo user:  ${demo.user.email} / ${demo.user.password}`,
+      `DPO staff:  ${demo.dpo.email} / ${demo.dpo.password}`,
+      totp
+        ? `DPO TOTP:   secret ${totp} — current code: oathtool --totp -b ${totp}`
+        : 'DPO TOTP:   already enrolled (secret kept in .custos/demo-dpo-totp.txt)',
+      '',
+      `Try: curl -s ${server.url}/api/v1/auth/login -H 'content-type: application/json' -d '{"email":"${demo.user.email}","password":"${demo.user.password}"}'`,
+      'Stop with Ctrl-C.',
+      '',
+    ].join('\n'));
+    await runUntilSignal(parts);
+  });
+
+program.command('migrate').description('Apply database migrations.').action(async () => {
+  const { db } = (await ctx.open()).platform;
+  const applied = await migrateLatest(db);
+  process.stdout.write(applied.length ? `applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join('\n')}\n` : 'database is up to date\n');
+});
+
+program.command('seed')
+  .description('Create the demo user (with data) and the demo DPO staff account. Idempotent.')
+  .option('--force', 'allow seeding in production')
+  .action(async (options: { force?: boolean }) => {
+    const config = ctx.config();
+    if (config.env === 'production' && !options.force) throw new Error('refusing to seed demo accounts in production (use --force)');
+    const demo = await seedDemo(await ctx.open());
+    process.stdout.write(`demo user ${demo.user.email} (${demo.user.id})\nDPO staff ${demo.dpo.email} (${demo.dpo.id})\n`);
+  });
+
+const staff = program.command('staff').description('Staff accounts.');
+staff.command('create')
+  .description('Create a staff account. Without --password, prompts on a terminal or prints a one-time password.')
+  .requiredOption('--email <email>', 'staff email')
+  .addOption(new Option('--role <role>', 'role').choices(STAFF_ROLES).makeOptionMandatory())
+  .option('--password <password>', 'password (≥ 12 characters); or set CUSTOS_STAFF_PASSWORD')
+  .action(async (options: { email: string; role: StaffRole; password?: string }) => {
+    let password = options.password ?? process.env.CUSTOS_STAFF_PASSWORD;
+    let generated = false;
+    if (!password && process.stdin.isTTY) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      password = await rl.question('Password (≥ 12 characters): ');
+      rl.close();
+    }
+    if (!password) {
+      password = randomBytes(18).toString('base64url');
+      generated = true;
+    }
+    const account = await (await ctx.open()).accounts.createStaff(options.email, options.role, password);
+    process.stdout.write(`created staff ${account.email} (${account.id}) with role ${account.role}\n`);
+    if (generated) process.stdout.write(`one-time password: ${password}\n(shown once; TOTP enrolment is required at first login)\n`);
+  });
+staff.command('list').description('List staff accounts.').action(async () => {
+  for (const member of await (await ctx.open()).accounts.listStaff()) {
+    process.stdout.write(`${member.id}  ${(member.role ?? "").padEnd(8)}  ${member.email}  totp=${member.totpConfirmedAt ? 'yes' : 'no'}\n`);
+  }
+});
+
+const keys = program.command('keys').description('Master keys and secrets.');
+keys.command('generate')
+  .description('Print a fresh set of secrets as an env file (master key, API-key pepper, signing key, backup passphrase).')
+  .action(() => {
+    process.stdout.write(`${Object.entries(generateSecrets()).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+  });
+keys.command('rotate')
+  .description('Re-wrap every data key under the newest master key (resumable). Add the new key to CUSTOS_MASTER_KEYS first.')
+  .option('--batch-size <n>', 'keys per transaction', '500')
+  .action(async (options: { batchSize: string }) => {
+    const { keyStore } = (await ctx.open()).platform;
+    const { stale, total } = await keyStore.countStale();
+    process.stderr.write(`${stale} of ${total} data keys are wrapped by an older master key; newest is version ${keyStore.currentVersion}\n`);
+    const bar = ctx.progress('re-wrapping', stale);
+    let done = 0;
+    for (;;) {
+      const n = await keyStore.rewrapBatch(Number(options.batchSize));
+      if (n === 0) break;
+      done += n;
+      bar.increment(n);
+    }
+    bar.stop();
+    const after = await keyStore.countStale();
+    process.stdout.write(`re-wrapped ${done} data key(s); ${after.stale} remain on older master keys${after.stale === 0 ? ' — older master keys can now be retired' : ''}\n`);
+    if (after.stale > 0) process.exitCode = 1;
+  });
+
+program.command('config').description('Configuration reference.')
+  .command('docs').description('Print every environment variable with its default, as Markdown.')
+  .action(() => { process.stdout.write(`${configReference()}\n`); });
+
+program.parseAsync(process.argv)
+  .then(() => ctx.close())
+  .catch(async (error) => {
+    process.stderr.write(`custos: ${describeError(error)}\n`);
+    await ctx.close().catch(() => {});
+    process.exitCode = process.exitCode || 1;
+  });

@@ -1,0 +1,57 @@
+// The HTTP role: plain HTTP, or TLS termination with a minimum version and a plain-HTTP
+// listener that only redirects to HTTPS. Graceful shutdown stops accepting, lets in-flight
+// requests finish (up to the grace period), then closes the pools.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import type { Container } from './container.js';
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(container: Container): Promise<RunningServer> {
+  const { config, logger } = container.platform;
+  const app = createApp(container);
+  const servers: http.Server[] = [];
+  let main: http.Server;
+  if (config.tls) {
+    main = https.createServer({
+      cert: readFileSync(config.tls.certFile),
+      key: readFileSync(config.tls.keyFile),
+      minVersion: config.tls.minVersion,
+    }, app);
+    if (config.tls.redirectPort) {
+      const redirect = http.createServer((req, res) => {
+        const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+        const port = config.port === 443 ? '' : `:${config.port}`;
+        res.writeHead(308, { Location: `https://${host}${port}${req.url ?? '/'}` }).end();
+      });
+      await new Promise<void>((resolve) => redirect.listen(config.tls!.redirectPort, config.host, resolve));
+      servers.push(redirect);
+    }
+  } else {
+    main = http.createServer(app);
+  }
+  main.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => main.listen(config.port, config.host, resolve));
+  servers.unshift(main);
+  const { port } = main.address() as AddressInfo;
+  const scheme = config.tls ? 'https' : 'http';
+  const url = config.publicUrl ?? `${scheme}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+  logger.info({ url }, 'API listening');
+
+  return {
+    url,
+    async close() {
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+        server.close(() => { clearTimeout(force); resolve(); });
+        server.closeIdleConnections();
+      })));
+    },
+  };
+}
