@@ -59,16 +59,6 @@ export function createApp(container: Container): express.Express {
     next();
   });
 
-  app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
-  app.use(OpenApiValidator.middleware({
-    apiSpec: document as never,
-    validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
-    validateResponses: config.validateResponses ? { removeAdditional: false } : false,
-    validateSecurity: false,
-    validateFormats: true,
-    fileUploader: false,
-  }));
-
   const schemes: Record<string, SchemeResolver> = {};
   const routes: RouteTable = { ...systemRoutes(platform, document) };
   for (const module of modules) {
@@ -79,11 +69,24 @@ export function createApp(container: Container): express.Express {
     }
   }
   const deniedObservers = modules.flatMap((m) => (m.onDenied ? [m.onDenied] : []));
-  app.use(createAuthorization({
+  const authorization = createAuthorization({
     document,
     schemes,
     onDenied: async (denial) => { for (const observe of deniedObservers) await observe(denial); },
+  });
+
+  app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  // Authentication before validation: without a valid token every protected route answers 401.
+  app.use(authorization.authenticate);
+  app.use(OpenApiValidator.middleware({
+    apiSpec: document as never,
+    validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+    validateResponses: config.validateResponses ? { removeAdditional: false } : false,
+    validateSecurity: false,
+    validateFormats: true,
+    fileUploader: false,
   }));
+  app.use(authorization.ensureAuthorized);
 
   const operations = listOperations(document);
   const missing = operations.filter((op) => !routes[op.operationId]).map((op) => op.operationId);

@@ -2,8 +2,8 @@
 // default) names the principals it admits; `x-custos-roles` narrows staff operations to roles.
 // An operation that admits nobody explicitly is denied: the document's default requires a user
 // session, and public operations must say `security: []`.
-import type { NextFunction, Request, Response } from 'express';
-import type { OpenApiDocument, OperationObject } from './openapi.js';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { listOperations, type BoundOperation, type OpenApiDocument, type OperationObject } from './openapi.js';
 import { ForbiddenError, UnauthorizedError } from './problem.js';
 
 export type StaffRole = 'support' | 'dpo' | 'security' | 'admin';
@@ -18,6 +18,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
     requestId: string;
+    /** operationId whose access rule admitted this request (set before body validation). */
+    authorizedOperationId?: string;
   }
 }
 
@@ -45,14 +47,24 @@ export function bearerToken(req: Request): string | undefined {
   return match?.[1];
 }
 
+// Literal path segments before parameters, so /chats/search is matched before /chats/{chatId}.
+const specificity = (op: BoundOperation) => op.openapiPath.split('/').map((seg) => (seg.startsWith('{') ? '1' : '0')).join('');
+
+/**
+ * Two middlewares. `authenticate` runs BEFORE request validation, so a caller without a valid
+ * token learns nothing about a route's schema and always gets 401 (not 400). `ensureAuthorized`
+ * runs after the validator and denies any request whose validated operation was not the one
+ * admitted: a route without an access rule can never be reached.
+ */
 export function createAuthorization({ document, schemes, onDenied }: AuthorizationOptions) {
   const defaultSecurity = document.security ?? [{ userSession: [] }];
 
-  return async function authorize(req: Request, res: Response, next: NextFunction) {
-    const operation = (req as unknown as { openapi?: { schema?: OperationObject } }).openapi?.schema;
-    if (!operation?.operationId) return next(new ForbiddenError('This route has no access rule, so it is denied.'));
+  async function authorize(operation: OperationObject, req: Request, next: NextFunction) {
     const requirements = operation.security ?? defaultSecurity;
-    if (requirements.length === 0 || requirements.some((r) => Object.keys(r).length === 0)) return next();
+    if (requirements.length === 0 || requirements.some((r) => Object.keys(r).length === 0)) {
+      req.authorizedOperationId = operation.operationId;
+      return next();
+    }
 
     const token = bearerToken(req);
     if (!token) return next(new UnauthorizedError());
@@ -87,8 +99,28 @@ export function createAuthorization({ document, schemes, onDenied }: Authorizati
       }
     }
     req.principal = principal;
+    req.authorizedOperationId = operation.operationId;
     return next();
-  };
+  }
+
+  const authenticate = Router();
+  for (const op of listOperations(document).sort((a, b) => specificity(a).localeCompare(specificity(b)))) {
+    authenticate[op.method](op.expressPath, (req: Request, _res: Response, next: NextFunction) => {
+      // Express runs every matching route; only the most specific one decides.
+      if (req.authorizedOperationId) return next();
+      return authorize(op.operation, req, next);
+    });
+  }
+
+  function ensureAuthorized(req: Request, _res: Response, next: NextFunction) {
+    const operation = (req as unknown as { openapi?: { schema?: OperationObject } }).openapi?.schema;
+    if (!operation?.operationId || operation.operationId !== req.authorizedOperationId) {
+      return next(new ForbiddenError('This route has no access rule, so it is denied.'));
+    }
+    return next();
+  }
+
+  return { authenticate, ensureAuthorized };
 }
 
 export function requireUser(req: Request): Extract<Principal, { kind: 'user' }> {
