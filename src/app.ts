@@ -80,7 +80,9 @@ export function createApp(container: Container): express.Express {
   app.use(authorization.authenticate);
   app.use(OpenApiValidator.middleware({
     apiSpec: document as never,
-    validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+    // allErrors so a 400 lists every bad field at once (RFC 9457 `errors`); the cost ajv warns
+    // about is bounded by CUSTOS_BODY_LIMIT_BYTES and the spec's maxLength/maxItems.
+    validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, allErrors: true },
     validateResponses: config.validateResponses ? { removeAdditional: false } : false,
     validateSecurity: false,
     validateFormats: true,

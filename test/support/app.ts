@@ -35,3 +35,24 @@ export async function closeTestApp(): Promise<void> {
   container = undefined;
   app = undefined;
 }
+
+/**
+ * A separate container and app built from the test environment plus `overrides`, for tests that
+ * need other limits, keys or a dependency pointing at a closed port. Close it in an `after` hook.
+ */
+export function isolatedApp(overrides: Record<string, string>) {
+  const config = loadConfig({ ...process.env, ...overrides });
+  const own = createContainer(config);
+  const ownApp = createApp(own);
+  return {
+    container: own,
+    app: ownApp,
+    api: () => supertest(ownApp),
+    async close() {
+      // A client pointed at a closed port never connects; disconnect instead of waiting on QUIT.
+      own.platform.redis.disconnect();
+      own.platform.queueConnection.disconnect();
+      await own.close();
+    },
+  };
+}

@@ -124,9 +124,12 @@ export function createAccountsRepo(db: Knex) {
       await db('sessions').where({ id }).andWhere('last_seen_at', '<', db.raw(`now() - interval '1 minute'`)).update({ last_seen_at: db.fn.now() });
     },
 
-    async listLiveSessions(kind: AccountKind, ownerId: string): Promise<SessionRecord[]> {
+    /** Same liveness rule as findLiveSession, so an idle session is never listed as usable. */
+    async listLiveSessions(kind: AccountKind, ownerId: string, idleMinutes: number): Promise<SessionRecord[]> {
       const rows = await db('sessions').where({ [ownerColumn(kind)]: ownerId }).whereNull('revoked_at')
-        .andWhere('expires_at', '>', db.fn.now()).orderBy('created_at', 'desc');
+        .andWhere('expires_at', '>', db.fn.now())
+        .andWhere('last_seen_at', '>', db.raw(`now() - make_interval(mins => ?)`, [idleMinutes]))
+        .orderBy('created_at', 'desc');
       return rows.map(toSession);
     },
 

@@ -129,7 +129,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     },
 
     async listSessions(kind: AccountKind, ownerId: string, currentSessionId: string): Promise<SessionView[]> {
-      const records = await repo.listLiveSessions(kind, ownerId);
+      const records = await repo.listLiveSessions(kind, ownerId, session.idleMinutes);
       return Promise.all(records.map(async (record) => ({
         id: record.id,
         ...(await readSessionData(record)),
