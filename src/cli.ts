@@ -9,6 +9,7 @@ import { createCliContext, describeError, type CliContext } from './cli/context.
 import { generateSecrets } from './platform/dev-secrets.js';
 import { migrateLatest } from './platform/db.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
+import { registerChatCommands } from './modules/chat/chat-cli.js';
 import { startScheduler, startWorkers, type RunningRole } from './roles.js';
 import { seedDemo } from './seed.js';
 import { startServer, type RunningServer } from './server.js';
@@ -153,6 +154,7 @@ keys.command('rotate')
 program.command('config').description('Configuration reference.')
   .command('docs').description('Print every environment variable with its default, as Markdown.')
   .action(() => { process.stdout.write(`${configReference()}\n`); });
+registerChatCommands(program, ctx);
 
 program.parseAsync(process.argv)
   .then(() => ctx.close())

@@ -5,24 +5,29 @@ import { closePlatform, createPlatform, type ModuleRegistration, type Platform }
 import { loadOpenApi, type OpenApiDocument } from './platform/http/openapi.js';
 import type { Logger } from './platform/logger.js';
 import { registerAccounts } from './modules/accounts/accounts-module.js';
+import { registerChat } from './modules/chat/chat-module.js';
 
 export interface Container {
   platform: Platform;
   document: OpenApiDocument;
   modules: ModuleRegistration[];
   accounts: ReturnType<typeof registerAccounts>['service'];
+  chat: ReturnType<typeof registerChat>['service'];
   close(): Promise<void>;
 }
 
 export function createContainer(config: Config, logger?: Logger): Container {
   const platform = createPlatform(config, logger);
   const accounts = registerAccounts(platform);
+  const chat = registerChat(platform);
   const modules: ModuleRegistration[] = [accounts.registration];
+  modules.push(chat.registration);
   return {
     platform,
     document: loadOpenApi(),
     modules,
     accounts: accounts.service,
+    chat: chat.service,
     close: () => closePlatform(platform),
   };
 }

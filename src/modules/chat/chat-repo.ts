@@ -1,0 +1,165 @@
+// SQL for chats and messages. Every query is scoped by user_id, so another user's id simply
+// finds nothing (404 upstream). Encrypted columns are sealed and opened here, so ciphertext never
+// leaves the repo and plaintext never reaches PostgreSQL.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from '../../platform/db.js';
+import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
+import { pageOf } from './chat-paging.js';
+import type { Chat, Message, MessageRole, NewMessage, Page } from './chat-types.js';
+
+interface ChatRow {
+  id: string;
+  user_id: string;
+  seq: number;
+  title_enc: Buffer;
+  message_count?: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MessageRow {
+  id: string;
+  chat_id: string;
+  user_id: string;
+  seq: number;
+  role: MessageRole;
+  content_enc: Buffer;
+  model: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  created_at: Date;
+}
+
+export interface KeysetQuery {
+  limit: number;
+  /** Exclusive bound on seq from the cursor; direction depends on the listing. */
+  afterSeq?: number;
+}
+
+const messageCount = (db: Knex) => db.raw('(SELECT count(*) FROM messages m WHERE m.chat_id = chats.id AND m.user_id = chats.user_id)::int AS message_count');
+
+export function createChatRepo(db: Knex, cipher: FieldCipher) {
+  const titleAt = (id: string) => ({ table: 'chats', column: 'title_enc', rowId: id });
+  const contentAt = (id: string) => ({ table: 'messages', column: 'content_enc', rowId: id });
+
+  async function toChat(row: ChatRow): Promise<Chat> {
+    return {
+      id: row.id,
+      title: await cipher.decryptText(titleAt(row.id), row.title_enc),
+      messageCount: row.message_count ?? 0,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  async function toMessage(row: MessageRow): Promise<Message> {
+    return {
+      id: row.id,
+      chatId: row.chat_id,
+      role: row.role,
+      content: await cipher.decryptText(contentAt(row.id), row.content_enc),
+      model: row.model,
+      promptTokens: row.prompt_tokens,
+      completionTokens: row.completion_tokens,
+      createdAt: row.created_at,
+    };
+  }
+
+  const chatQuery = (userId: string) => db('chats').where('chats.user_id', userId).select('chats.*', messageCount(db));
+
+  return {
+    toMessage,
+
+    async createChat(userId: string, title: string): Promise<Chat> {
+      const id = randomUUID();
+      const [row] = await db('chats')
+        .insert({ id, user_id: userId, title_enc: await cipher.encryptText(userId, titleAt(id), title) })
+        .returning('*');
+      return toChat(row);
+    },
+
+    async findChat(userId: string, chatId: string): Promise<Chat | undefined> {
+      const row = await chatQuery(userId).andWhere('chats.id', chatId).first();
+      return row ? toChat(row) : undefined;
+    },
+
+    /** Newest first. */
+    async listChats(userId: string, query: KeysetQuery): Promise<Page<Chat>> {
+      const q = chatQuery(userId).orderBy('chats.seq', 'desc').limit(query.limit + 1);
+      if (query.afterSeq !== undefined) q.andWhere('chats.seq', '<', query.afterSeq);
+      const { rows, nextCursor } = pageOf(await q, query.limit);
+      return { items: await Promise.all(rows.map(toChat)), nextCursor };
+    },
+
+    async renameChat(userId: string, chatId: string, title: string): Promise<Chat | undefined> {
+      const updated = await db('chats').where({ id: chatId, user_id: userId })
+        .update({ title_enc: await cipher.encryptText(userId, titleAt(chatId), title), updated_at: db.fn.now() });
+      if (!updated) return undefined;
+      const row = await chatQuery(userId).andWhere('chats.id', chatId).first();
+      return row ? toChat(row) : undefined;
+    },
+
+    /** Messages and folder memberships go with the chat (ON DELETE CASCADE inside the domain). */
+    async deleteChat(userId: string, chatId: string): Promise<boolean> {
+      return (await db('chats').where({ id: chatId, user_id: userId }).delete()) > 0;
+    },
+
+    async appendMessage(userId: string, chatId: string, message: NewMessage): Promise<Message | undefined> {
+      const id = randomUUID();
+      const content_enc = await cipher.encryptText(userId, contentAt(id), message.content);
+      return db.transaction(async (trx) => {
+        // Lock the chat row: it must still be this user's when the message lands.
+        const touched = await trx('chats').where({ id: chatId, user_id: userId }).update({ updated_at: trx.fn.now() });
+        if (!touched) return undefined;
+        const [row] = await trx('messages').insert({
+          id,
+          chat_id: chatId,
+          user_id: userId,
+          role: message.role,
+          content_enc,
+          model: message.model ?? null,
+          prompt_tokens: message.promptTokens ?? null,
+          completion_tokens: message.completionTokens ?? null,
+        }).returning('*');
+        return toMessage(row);
+      });
+    },
+
+    /** Raw rows of one chat's messages, oldest first (the benchmark's no-decryption baseline uses this directly). */
+    async messageRows(userId: string, chatId: string, query: KeysetQuery): Promise<MessageRow[]> {
+      const q = db('messages').where({ user_id: userId, chat_id: chatId }).orderBy('seq', 'asc').limit(query.limit + 1);
+      if (query.afterSeq !== undefined) q.andWhere('seq', '>', query.afterSeq);
+      return q;
+    },
+
+    async listMessages(userId: string, chatId: string, query: KeysetQuery): Promise<Page<Message>> {
+      const { rows, nextCursor } = pageOf(await this.messageRows(userId, chatId, query), query.limit);
+      return { items: await Promise.all(rows.map(toMessage)), nextCursor };
+    },
+
+    /** Keyset batches over all of a user's chats (exports): memory stays flat whatever the count. */
+    async *eachChat(userId: string, batchSize = 500): AsyncGenerator<Chat & { seq: number }> {
+      let after = 0;
+      for (;;) {
+        const rows: ChatRow[] = await chatQuery(userId).andWhere('chats.seq', '>', after).orderBy('chats.seq').limit(batchSize);
+        for (const row of rows) yield { ...(await toChat(row)), seq: row.seq };
+        if (rows.length < batchSize) return;
+        after = rows[rows.length - 1].seq;
+      }
+    },
+
+    async *eachMessage(userId: string, chatId?: string, batchSize = 500): AsyncGenerator<Message> {
+      let after = 0;
+      for (;;) {
+        const q = db('messages').where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize);
+        if (chatId) q.andWhere('chat_id', chatId);
+        const rows: MessageRow[] = await q;
+        for (const row of rows) yield toMessage(row);
+        if (rows.length < batchSize) return;
+        after = rows[rows.length - 1].seq;
+      }
+    },
+  };
+}
+
+export type ChatRepo = ReturnType<typeof createChatRepo>;

@@ -1,0 +1,50 @@
+// File fixtures built by the tests themselves, with independent writers (pdf-lib, exceljs, a
+// hand-assembled OOXML zip), so extraction is checked against files the app did not produce.
+import ExcelJS from 'exceljs';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { ZipArchive } from 'archiver';
+
+export async function makePdf(lines: string[]): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const page = doc.addPage();
+  lines.forEach((line, i) => page.drawText(line, { x: 50, y: 700 - i * 20, font, size: 12 }));
+  doc.addPage().drawText('Page two says goodbye', { x: 50, y: 700, font, size: 12 });
+  return Buffer.from(await doc.save());
+}
+
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The smallest DOCX Word and mammoth accept: content types, the package relationship, one document part. */
+export async function makeDocx(paragraphs: string[]): Promise<Buffer> {
+  const zip = new ZipArchive({ zlib: { level: 6 } });
+  const parts: Buffer[] = [];
+  zip.on('data', (chunk: Buffer) => parts.push(chunk));
+  const done = new Promise<void>((resolve, reject) => { zip.on('end', () => resolve()); zip.on('error', reject); });
+  zip.append(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>
+</Types>`, { name: '[Content_Types].xml' });
+  zip.append(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
+</Relationships>`, { name: '_rels/.rels' });
+  zip.append(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>
+${paragraphs.map((p) => `<w:p><w:r><w:t xml:space="preserve">${xmlEscape(p)}</w:t></w:r></w:p>`).join('\n')}
+</w:body></w:document>`, { name: 'word/document.xml' });
+  await zip.finalize();
+  await done;
+  return Buffer.concat(parts);
+}
+
+export async function makeXlsx(sheets: Record<string, Array<Array<string | number>>>): Promise<Buffer> {
+  const workbook = new ExcelJS.Workbook();
+  for (const [name, rows] of Object.entries(sheets)) {
+    const sheet = workbook.addWorksheet(name);
+    for (const row of rows) sheet.addRow(row);
+  }
+  return Buffer.from(await workbook.xlsx.writeBuffer());
+}
