@@ -4,6 +4,7 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Container } from '../src/container.js';
 import type { ScheduledTask } from '../src/platform/platform.js';
+import { privacyJobs } from './privacy.js';
 
 export interface DomainJobs {
   workers?: (connect: () => Redis) => Worker[];
@@ -13,5 +14,6 @@ export interface DomainJobs {
 export function createJobs(container: Container): DomainJobs[] {
   void container;
   return [
+    privacyJobs(container),
   ];
 }

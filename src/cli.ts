@@ -13,6 +13,7 @@ import { registerChatCommands } from './modules/chat/chat-cli.js';
 import { startScheduler, startWorkers, type RunningRole } from './roles.js';
 import { seedDemo } from './seed.js';
 import { startServer, type RunningServer } from './server.js';
+import { registerPrivacyCommands } from './modules/privacy/privacy-cli.js';
 
 const ctx: CliContext = createCliContext();
 const program = new Command('custos')
@@ -150,6 +151,8 @@ keys.command('rotate')
     process.stdout.write(`re-wrapped ${done} data key(s); ${after.stale} remain on older master keys${after.stale === 0 ? ' — older master keys can now be retired' : ''}\n`);
     if (after.stale > 0) process.exitCode = 1;
   });
+
+registerPrivacyCommands(program, ctx);
 
 program.command('config').description('Configuration reference.')
   .command('docs').description('Print every environment variable with its default, as Markdown.')

@@ -109,6 +109,8 @@ const settings = {
   CUSTOS_LOG_LEVEL: { doc: 'pino log level.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   CUSTOS_ARTIFACT_DIR: { doc: 'Local directory of the artifact storage (uploaded files, exports).', default: 'var/artifacts', parse: text },
   CUSTOS_SHUTDOWN_GRACE_MS: { doc: 'How long SIGTERM waits for in-flight requests and jobs.', default: '10000', parse: integer(0) },
+  CUSTOS_DELETION_GRACE_DAYS: { doc: 'Days between an account deletion request and the erasure (0 = at once); the user can cancel meanwhile.', default: '7', parse: integer(0, 30) },
+  CUSTOS_EXPORT_TTL_DAYS: { doc: 'Days a finished data export can be downloaded before it is deleted.', default: '7', parse: integer(1, 30) },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof settings;
@@ -141,6 +143,7 @@ export interface Config {
   logLevel: string;
   artifactDir: string;
   shutdownGraceMs: number;
+  privacy: { deletionGraceDays: number; exportTtlDays: number };
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
 }
@@ -225,6 +228,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     logLevel: read(env, 'CUSTOS_LOG_LEVEL')!,
     artifactDir: read(env, 'CUSTOS_ARTIFACT_DIR')!,
     shutdownGraceMs: read(env, 'CUSTOS_SHUTDOWN_GRACE_MS')!,
+    privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')! },
     generatedSecrets,
   };
 }

@@ -5,6 +5,7 @@ import { closePlatform, createPlatform, type ModuleRegistration, type Platform }
 import { loadOpenApi, type OpenApiDocument } from './platform/http/openapi.js';
 import type { Logger } from './platform/logger.js';
 import { registerAccounts } from './modules/accounts/accounts-module.js';
+import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerChat } from './modules/chat/chat-module.js';
 
 export interface Container {
@@ -12,6 +13,7 @@ export interface Container {
   document: OpenApiDocument;
   modules: ModuleRegistration[];
   accounts: ReturnType<typeof registerAccounts>['service'];
+  privacy: ReturnType<typeof registerPrivacy>['service'];
   chat: ReturnType<typeof registerChat>['service'];
   close(): Promise<void>;
 }
@@ -20,13 +22,16 @@ export function createContainer(config: Config, logger?: Logger): Container {
   const platform = createPlatform(config, logger);
   const accounts = registerAccounts(platform);
   const chat = registerChat(platform);
+  const privacy = registerPrivacy(platform, accounts.service, () => modules);
   const modules: ModuleRegistration[] = [accounts.registration];
+  modules.push(privacy.registration);
   modules.push(chat.registration);
   return {
     platform,
     document: loadOpenApi(),
     modules,
     accounts: accounts.service,
+    privacy: privacy.service,
     chat: chat.service,
     close: () => closePlatform(platform),
   };

@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 export interface QueuePayloads {
   /** Placeholder kept so the map is never empty; modules add their queues below. */
   'maintenance': { task: string };
+  'privacy-export': { requestId: string };
+  'privacy-deletion': { requestId: string };
 }
 
 export type QueueName = keyof QueuePayloads;

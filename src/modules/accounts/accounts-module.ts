@@ -6,6 +6,7 @@ import { createAccountsService } from './accounts-service.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createPasswordHasher } from './passwords.js';
 import { createTwoFactorService } from './two-factor-service.js';
+import { accountsPersonalData } from './accounts-personal-data.js';
 
 export function registerAccounts(platform: Platform) {
   const { config, db, redis, fieldCipher } = platform;
@@ -28,6 +29,7 @@ export function registerAccounts(platform: Platform) {
       staffSession: resolveStaff,
       staffEnrolment: resolveStaff,
     },
+    personalData: accountsPersonalData(db, fieldCipher),
   };
   return { service, registration };
 }

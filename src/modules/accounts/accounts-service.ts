@@ -78,6 +78,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       throw error;
     }
     if (account.status === 'locked') throw new ForbiddenError('This account is locked. Contact support.');
+    // 'pending_deletion' logs in, but its session only reaches the routes marked x-custos-allow-pending-deletion (cancel, status).
     await throttle.recordSuccess(kind, email);
     return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor });
   }
@@ -113,7 +114,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       const account = await repo.findById(kind, record.ownerId);
       if (!account || account.disabledAt) return null;
       await repo.touchSession(record.id);
-      if (kind === 'user') return { kind: 'user', userId: account.id, sessionId: record.id, email: account.email };
+      if (kind === 'user') return { kind: 'user', userId: account.id, sessionId: record.id, email: account.email, pendingDeletion: account.status === 'pending_deletion' };
       return {
         kind: 'staff',
         staffId: account.id,

@@ -10,7 +10,7 @@ export type StaffRole = 'support' | 'dpo' | 'security' | 'admin';
 export const STAFF_ROLES: StaffRole[] = ['support', 'dpo', 'security', 'admin'];
 
 export type Principal =
-  | { kind: 'user'; userId: string; sessionId: string; email: string }
+  | { kind: 'user'; userId: string; sessionId: string; email: string; pendingDeletion?: boolean }
   | { kind: 'staff'; staffId: string; sessionId: string; email: string; role: StaffRole; totpConfirmed: boolean }
   | { kind: 'apiKey'; apiKeyId: string; userId: string };
 
@@ -97,6 +97,10 @@ export function createAuthorization({ document, schemes, onDenied }: Authorizati
       if (roles && !roles.includes(principal.role)) {
         return deny('role', `This route needs one of the roles ${roles.join(', ')}; yours is ${principal.role}.`);
       }
+    }
+    // GDPR Art. 17 grace period: an account awaiting erasure may only look at or cancel it.
+    if (principal.kind === 'user' && principal.pendingDeletion && operation['x-custos-allow-pending-deletion'] !== true) {
+      return next(new ForbiddenError('Your account is scheduled for deletion. Cancel with DELETE /api/v1/me/deletion to use it again.'));
     }
     req.principal = principal;
     req.authorizedOperationId = operation.operationId;

@@ -18,6 +18,7 @@ export type OperationObject = {
   operationId?: string;
   security?: Array<Record<string, string[]>>;
   'x-custos-roles'?: string[];
+  'x-custos-allow-pending-deletion'?: boolean;
   [key: string]: unknown;
 };
 

@@ -1,0 +1,98 @@
+// Erasure of one account (GDPR Art. 17). Rows go first, table by table in repeatable batches
+// whose counts are recorded with each batch; then what modules keep outside PostgreSQL; then, in
+// one transaction, the users row, the data key (crypto-shredding: every ciphertext left anywhere,
+// backups included, becomes unreadable), the tombstone and the signed receipt.
+import { pepperedHash } from '../../platform/crypto/hashing.js';
+import type { Platform, ModuleRegistration } from '../../platform/platform.js';
+import type { PrivacyRepo } from './privacy-repo.js';
+import type { DeletionReceipt, PrivacyRequest } from './privacy-types.js';
+
+export const DELETION_BATCH_ROWS = 5_000;
+
+export const RETAINED_STATEMENT = [
+  'Entries of the staff-access audit trail about this account are kept under the pseudonymous account id above, which no longer links to any name or email: they prove who accessed the data and why (GDPR Art. 17(3)(b) and (e), accountability under Art. 5(2)).',
+  'This deletion request and this receipt, so the erasure can be proved.',
+  'A tombstone: a keyed hash (HMAC-SHA256) of the email address, the times and the row counts above.',
+];
+
+type Deps = {
+  repo: PrivacyRepo;
+  platform: Pick<Platform, 'keyStore' | 'signer' | 'artifacts' | 'config' | 'logger'>;
+  modules: () => ModuleRegistration[];
+  batchRows?: number;
+};
+
+export const exportPrefix = (userId: string) => `exports/${userId}/`;
+
+export function createDeletionRunner({ repo, platform, modules, batchRows = DELETION_BATCH_ROWS }: Deps) {
+  const { keyStore, signer, artifacts, config } = platform;
+
+  return async function runDeletion(request: PrivacyRequest): Promise<DeletionReceipt> {
+    const userId = request.userId;
+    await repo.mergeProgress(request.id, { phase: 'rows' });
+    const refs = await repo.userReferences();
+    for (const ref of refs) {
+      for (;;) {
+        const n = await repo.deleteBatch(request.id, ref, userId, batchRows);
+        if (n < batchRows) break;
+      }
+    }
+
+    await repo.mergeProgress(request.id, { phase: 'artifacts' });
+    let erased = request.progress.artifacts ?? 0;
+    for (const module of modules()) {
+      const erase = module.personalData?.eraseArtifacts;
+      if (erase) erased += await erase(userId);
+    }
+    for (const object of await artifacts.list(exportPrefix(userId))) {
+      if (await artifacts.delete(object.key)) erased += 1;
+    }
+    await repo.mergeProgress(request.id, { phase: 'finalising', artifacts: erased });
+
+    return repo.transaction(async (trx) => {
+      const current = (await repo.findById(request.id))!;
+      const email = await repo.findUserEmail(userId, trx);
+      const exportRequests = await repo.deleteExportRequests(userId, trx);
+      const users = await repo.deleteUser(userId, trx);
+      const keyDestroyed = await keyStore.destroySubjectKey(userId, trx);
+      // Verification inside the same transaction: what commits is what was checked.
+      const tables: Record<string, number> = {};
+      for (const ref of refs) tables[`${ref.table}.${ref.column}`] = await repo.countRows(ref, userId, trx);
+      tables['users.id'] = (await trx('users').where({ id: userId }).count<{ n: number }[]>('* as n'))[0].n;
+      tables['privacy_requests.user_id(export)'] = (await trx('privacy_requests').where({ user_id: userId, type: 'export' }).count<{ n: number }[]>('* as n'))[0].n;
+      tables['keystore.data_keys.subject_id'] = (await trx.withSchema('keystore').table('data_keys').where({ subject_id: userId }).count<{ n: number }[]>('* as n'))[0].n;
+      const leftoverArtifacts = (await artifacts.list(exportPrefix(userId))).length;
+      const deletedRows: Record<string, number> = { ...(current.progress.counts ?? {}) };
+      deletedRows['privacy_requests.user_id(export)'] = exportRequests;
+      deletedRows['users.id'] = (deletedRows['users.id'] ?? 0) + users;
+      const completedAt = new Date();
+      const receipt: DeletionReceipt = {
+        version: 1,
+        requestId: request.id,
+        subject: userId,
+        requestedAt: request.createdAt.toISOString(),
+        scheduledFor: request.scheduledFor?.toISOString() ?? null,
+        completedAt: completedAt.toISOString(),
+        deletedRows,
+        deletedArtifacts: erased,
+        dataKeyDestroyed: keyDestroyed || tables['keystore.data_keys.subject_id'] === 0,
+        verification: {
+          checkedAt: completedAt.toISOString(),
+          tables,
+          passed: Object.values(tables).every((n) => n === 0) && leftoverArtifacts === 0,
+        },
+        retained: RETAINED_STATEMENT,
+      };
+      if (!receipt.verification.passed) throw new Error('deletion verification found remaining rows');
+      const text = JSON.stringify(receipt);
+      if (email !== null) {
+        await repo.insertTombstone(trx, {
+          userId, requestId: request.id, emailHash: pepperedHash(config.apiKeyPepper, 'deleted-account-email|', email),
+          requestedAt: request.createdAt, rowCounts: deletedRows,
+        });
+      }
+      await repo.completeDeletion(trx, request.id, text, signer.sign(text));
+      return receipt;
+    });
+  };
+}

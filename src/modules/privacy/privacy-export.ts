@@ -1,0 +1,184 @@
+// Builds one export archive: a ZIP (archiver) streamed straight into OpenPGP encryption and into
+// the artifact storage, which publishes it under its final name only once complete. Entries are
+// written one at a time from async iterables, so memory stays flat whatever the data's size.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { ZipArchive } from 'archiver';
+import * as openpgp from 'openpgp';
+import type { ArtifactStorage } from '../../platform/storage.js';
+import type { ModuleRegistration } from '../../platform/platform.js';
+import type { ExportProgress } from './privacy-types.js';
+
+export const EXPORT_SCHEMA_VERSION = 1;
+
+export type ExportRecipient = { passphrase: string } | { publicKey: string };
+
+export interface ManifestEntry {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BuildExportInput {
+  requestId: string;
+  userId: string;
+  artifactKey: string;
+  recipient: ExportRecipient;
+  modules: ModuleRegistration[];
+  artifacts: ArtifactStorage;
+  onProgress: (progress: ExportProgress) => Promise<void>;
+}
+
+export interface BuiltExport {
+  artifactBytes: number;
+  plaintextBytes: number;
+  rows: number;
+  files: number;
+  manifest: ManifestEntry[];
+}
+
+/** "notes/My file?.pdf" -> "notes/My file_.pdf": no absolute paths, no "..", portable characters. */
+export const safeArchivePath = (path: string) => path.split(/[\\/]+/).filter((p) => p && p !== '.' && p !== '..')
+  .map((p) => p.replace(/[\u0000-\u001f<>:"|?*]/g, '_')).join('/') || 'unnamed';
+
+/** Openpgp options for an ASCII-armored public key; rejects keys GnuPG 2.2 or we cannot encrypt to. */
+export async function readRecipientKey(armored: string): Promise<openpgp.Key> {
+  const key = await openpgp.readKey({ armoredKey: armored });
+  if (key.isPrivate()) throw new Error('this is a private key; send the public key only');
+  if (key.keyPacket.version !== 4) throw new Error('only version 4 OpenPGP keys are supported (GnuPG 2.2 reads no v6 keys)');
+  await key.getEncryptionKey(); // throws when the key has no usable encryption subkey (expired, revoked)
+  return key;
+}
+
+async function* jsonArray(rows: AsyncIterable<Record<string, unknown>>, counter: { rows: number }): AsyncIterable<Buffer> {
+  let first = true;
+  let pending: string[] = [];
+  let pendingLength = 0;
+  yield Buffer.from('[');
+  for await (const row of rows) {
+    pending.push(`${first ? '\n' : ',\n'}${JSON.stringify(row)}`);
+    pendingLength += pending[pending.length - 1].length;
+    first = false;
+    counter.rows += 1;
+    // Coalesce small rows into ~64 KiB chunks: one zlib write per row would dominate the cost.
+    if (pendingLength >= 65_536) {
+      yield Buffer.from(pending.join(''));
+      pending = [];
+      pendingLength = 0;
+    }
+  }
+  pending.push(first ? ']\n' : '\n]\n');
+  yield Buffer.from(pending.join(''));
+}
+
+function readme(requestId: string, createdAt: string, passphrase: boolean): string {
+  return [
+    'Your Custos data export',
+    '=======================',
+    '',
+    `Request ${requestId}, created ${createdAt}, schema version ${EXPORT_SCHEMA_VERSION}.`,
+    '',
+    'This archive holds every piece of personal data we keep about your account (GDPR Art. 15 and 20):',
+    '  data/<area>/<collection>.json   one JSON array per collection, one object per record, decrypted',
+    '  files/<area>/...                 the original bytes of files you uploaded',
+    '  manifest.json                    every file of this archive with its size in bytes and SHA-256',
+    '',
+    'Check the archive: `unzip -t export.zip`, and compare `sha256sum <file>` with manifest.json.',
+    '',
+    passphrase
+      ? 'The download was encrypted (OpenPGP) with the passphrase you chose: `gpg --decrypt export.zip.gpg > export.zip`, or `custos export decrypt --in export.zip.gpg --passphrase … --out export.zip`.'
+      : 'The download was encrypted (OpenPGP) to the public key you supplied: `gpg --decrypt export.zip.gpg > export.zip`.',
+    '',
+    'Not included: password hashes, TOTP secrets, recovery-code hashes and API-key hashes. They are',
+    'credentials, not information about you, and could only help an attacker who got this file.',
+    '',
+  ].join('\n');
+}
+
+export async function buildExport(input: BuildExportInput): Promise<BuiltExport> {
+  const createdAt = new Date().toISOString();
+  const archive = new ZipArchive({ zlib: { level: 6 } });
+  const message = await openpgp.createMessage({ binary: Readable.toWeb(archive) as unknown as ReadableStream<Uint8Array> });
+  const encrypted = 'passphrase' in input.recipient
+    ? await openpgp.encrypt({ message, passwords: [input.recipient.passphrase], format: 'binary' })
+    : await openpgp.encrypt({ message, encryptionKeys: await readRecipientKey(input.recipient.publicKey), format: 'binary' });
+  const stored = input.artifacts.put(input.artifactKey, Readable.fromWeb(encrypted as unknown as import('node:stream/web').ReadableStream<Uint8Array>));
+  // A failure anywhere (DB read, zip, encryption, disk) must reject the whole build.
+  let failure: Error | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    archive.on('error', (e: Error) => { failure ??= e; reject(e); });
+    archive.on('warning', (e: Error) => { failure ??= e; reject(e); });
+    stored.catch((e: Error) => { failure ??= e; reject(e); });
+  });
+  failed.catch(() => {});
+
+  const manifest: ManifestEntry[] = [];
+  const counter = { rows: 0 };
+  let plaintextBytes = 0;
+  let files = 0;
+
+  const addEntry = async (path: string, source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | string>) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const measured = Readable.from((async function* () {
+      for await (const chunk of source) {
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+        hash.update(buffer);
+        bytes += buffer.length;
+        yield buffer;
+      }
+    })());
+    const written = new Promise<void>((resolve) => {
+      const onEntry = (entry: { name: string }) => {
+        if (entry.name === path) { archive.off('entry', onEntry); resolve(); }
+      };
+      archive.on('entry', onEntry);
+    });
+    archive.append(measured, { name: path, date: new Date(createdAt) });
+    await Promise.race([written, failed]);
+    plaintextBytes += bytes;
+    manifest.push({ path, bytes, sha256: hash.digest('hex') });
+  };
+
+  try {
+    await addEntry('README.txt', [readme(input.requestId, createdAt, 'passphrase' in input.recipient)]);
+    const collections: Array<{ module: string; name: string; description: string; path: string; rows: number }> = [];
+    for (const module of input.modules) {
+      const provider = module.personalData;
+      if (!provider) continue;
+      for (const collection of provider.collections) {
+        const before = counter.rows;
+        const path = `data/${safeArchivePath(module.name)}/${safeArchivePath(collection.name)}.json`;
+        await addEntry(path, jsonArray(collection.rows(input.userId), counter));
+        collections.push({ module: module.name, name: collection.name, description: collection.description, path, rows: counter.rows - before });
+        await input.onProgress({ phase: 'collections', rows: counter.rows, plaintextBytes });
+      }
+    }
+    for (const module of input.modules) {
+      const list = module.personalData?.files;
+      if (!list) continue;
+      for await (const file of list(input.userId)) {
+        await addEntry(`files/${safeArchivePath(module.name)}/${safeArchivePath(file.path)}`, await file.open());
+        files += 1;
+        if (files % 20 === 0) await input.onProgress({ phase: 'files', files, plaintextBytes });
+      }
+    }
+    await input.onProgress({ phase: 'encrypting', rows: counter.rows, files, plaintextBytes });
+    const manifestJson = JSON.stringify({
+      schemaVersion: EXPORT_SCHEMA_VERSION,
+      requestId: input.requestId,
+      subject: input.userId,
+      createdAt,
+      collections,
+      files: manifest,
+    }, null, 2);
+    archive.append(manifestJson, { name: 'manifest.json', date: new Date(createdAt) });
+    await Promise.race([archive.finalize(), failed]);
+    const artifactBytes = await Promise.race([stored, failed]);
+    return { artifactBytes, plaintextBytes: plaintextBytes + Buffer.byteLength(manifestJson), rows: counter.rows, files, manifest };
+  } catch (error) {
+    archive.abort();
+    await stored.catch(() => {});
+    throw failure ?? error;
+  }
+}
