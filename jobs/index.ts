@@ -4,6 +4,7 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Container } from '../src/container.js';
 import type { ScheduledTask } from '../src/platform/platform.js';
+import { auditJobs } from './audit.js';
 import { privacyJobs } from './privacy.js';
 
 export interface DomainJobs {
@@ -14,6 +15,7 @@ export interface DomainJobs {
 export function createJobs(container: Container): DomainJobs[] {
   void container;
   return [
+    auditJobs(container),
     privacyJobs(container),
   ];
 }

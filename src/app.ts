@@ -111,8 +111,10 @@ export function createApp(container: Container): express.Express {
     next({ status: 404, errors: [], message: 'not found' });
   });
 
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { problem, unexpected } = toProblem(error);
+    const operationId = (req as unknown as { openapi?: { schema?: { operationId?: string } } }).openapi?.schema?.operationId;
+    if (problem.status === 400 && operationId) await Promise.allSettled(deniedObservers.map((observe) => observe({ req, principal: req.principal, operationId, reason: 'invalid_request' })));
     if (unexpected) {
       req.log?.error({ err: error, requestId: req.requestId }, 'request failed');
     }

@@ -9,6 +9,7 @@ import { createCliContext, describeError, type CliContext } from './cli/context.
 import { generateSecrets } from './platform/dev-secrets.js';
 import { migrateLatest } from './platform/db.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
+import { registerAuditCommands } from './modules/audit/audit-cli.js';
 import { registerChatCommands } from './modules/chat/chat-cli.js';
 import { startScheduler, startWorkers, type RunningRole } from './roles.js';
 import { seedDemo } from './seed.js';
@@ -153,6 +154,8 @@ keys.command('rotate')
   });
 
 registerPrivacyCommands(program, ctx);
+
+registerAuditCommands(program, ctx);
 
 program.command('config').description('Configuration reference.')
   .command('docs').description('Print every environment variable with its default, as Markdown.')

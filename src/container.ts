@@ -5,6 +5,7 @@ import { closePlatform, createPlatform, type ModuleRegistration, type Platform }
 import { loadOpenApi, type OpenApiDocument } from './platform/http/openapi.js';
 import type { Logger } from './platform/logger.js';
 import { registerAccounts } from './modules/accounts/accounts-module.js';
+import { registerAudit } from './modules/audit/audit-module.js';
 import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerChat } from './modules/chat/chat-module.js';
 
@@ -13,6 +14,7 @@ export interface Container {
   document: OpenApiDocument;
   modules: ModuleRegistration[];
   accounts: ReturnType<typeof registerAccounts>['service'];
+  audit: ReturnType<typeof registerAudit>['service'];
   privacy: ReturnType<typeof registerPrivacy>['service'];
   chat: ReturnType<typeof registerChat>['service'];
   close(): Promise<void>;
@@ -21,9 +23,11 @@ export interface Container {
 export function createContainer(config: Config, logger?: Logger): Container {
   const platform = createPlatform(config, logger);
   const accounts = registerAccounts(platform);
+  const audit = registerAudit(platform, accounts.service);
   const chat = registerChat(platform);
   const privacy = registerPrivacy(platform, accounts.service, () => modules);
   const modules: ModuleRegistration[] = [accounts.registration];
+  modules.push(audit.registration);
   modules.push(privacy.registration);
   modules.push(chat.registration);
   return {
@@ -31,6 +35,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
     document: loadOpenApi(),
     modules,
     accounts: accounts.service,
+    audit: audit.service,
     privacy: privacy.service,
     chat: chat.service,
     close: () => closePlatform(platform),

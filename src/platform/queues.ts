@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 export interface QueuePayloads {
   /** Placeholder kept so the map is never empty; modules add their queues below. */
   'maintenance': { task: string };
+  'audit': { task: 'seal' | 'checkpoint' | 'purge' };
   'privacy-export': { requestId: string };
   'privacy-deletion': { requestId: string };
 }

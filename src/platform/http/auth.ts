@@ -31,7 +31,8 @@ export interface AccessDenial {
   req: Request;
   principal?: Principal;
   operationId: string;
-  reason: 'role' | 'totp_required' | 'unauthenticated';
+  /** invalid_request: admitted, then refused by the request validator (e.g. a staff read without X-Access-Reason). */
+  reason: 'role' | 'totp_required' | 'unauthenticated' | 'invalid_request';
 }
 
 export interface AuthorizationOptions {

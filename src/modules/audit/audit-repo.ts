@@ -1,0 +1,163 @@
+// The SQL of the audit trail. Writers only INSERT into audit_events; the sealer only INSERTs into
+// audit_chain; checkpoints are INSERT-only too (see the migration's triggers).
+import type { Knex } from '../../platform/db.js';
+import type { AuditEvent, AuditEventInput, ChainLink, Checkpoint, EventFilter } from './audit-types.js';
+
+// The time is read as text with microseconds: a JS Date keeps milliseconds only, and a change
+// below a millisecond must still change the hash.
+const EVENT_COLUMNS = `seq, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+  actor_kind, actor_staff_id, actor_email, actor_role, action, outcome, subject_user_id, resource_type,
+  resource_ids, reason, justification, request_id, source_ip, user_agent, detail`;
+
+type EventRow = {
+  seq: number; occurred_at: string; actor_kind: AuditEvent['actorKind']; actor_staff_id: string | null; actor_email: string | null;
+  actor_role: string | null; action: string; outcome: AuditEvent['outcome']; subject_user_id: string | null; resource_type: string | null;
+  resource_ids: string[]; reason: string | null; justification: string | null; request_id: string | null; source_ip: string | null;
+  user_agent: string | null; detail: string | null;
+};
+
+export const toEvent = (r: EventRow): AuditEvent => ({
+  seq: Number(r.seq), occurredAt: r.occurred_at, actorKind: r.actor_kind, actorStaffId: r.actor_staff_id, actorEmail: r.actor_email,
+  actorRole: r.actor_role, action: r.action, outcome: r.outcome, subjectUserId: r.subject_user_id, resourceType: r.resource_type,
+  resourceIds: r.resource_ids, reason: r.reason, justification: r.justification, requestId: r.request_id, sourceIp: r.source_ip,
+  userAgent: r.user_agent, detail: r.detail,
+});
+
+type ChainRow = { seq: number; kind: ChainLink['kind']; event_hash: Buffer; chain_hash: Buffer };
+const toLink = (r: ChainRow): ChainLink => ({ seq: Number(r.seq), kind: r.kind, eventHash: r.event_hash, chainHash: r.chain_hash });
+
+type CheckpointRow = { id: number; seq: number; chain_hash: Buffer; signed_at: string; key_fingerprint: string; signature: string };
+const toCheckpoint = (r: CheckpointRow): Checkpoint => ({
+  id: Number(r.id), seq: Number(r.seq), chainHash: r.chain_hash, signedAt: r.signed_at, keyFingerprint: r.key_fingerprint, signature: r.signature,
+});
+const CHECKPOINT_COLUMNS = `id, seq, chain_hash, to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS signed_at, key_fingerprint, signature`;
+
+/** One advisory lock key for the sealer, so replicas never seal concurrently. */
+const SEAL_LOCK = 0x637573746f73; // "custos"
+
+function applyFilter(q: Knex.QueryBuilder, f: EventFilter) {
+  if (f.staffId) q.where('actor_staff_id', f.staffId);
+  if (f.userId) q.where('subject_user_id', f.userId);
+  if (f.action) q.where('action', f.action);
+  if (f.reason) q.where('reason', f.reason);
+  if (f.outcome) q.where('outcome', f.outcome);
+  if (f.from) q.where('occurred_at', '>=', f.from);
+  if (f.to) q.where('occurred_at', '<', f.to);
+  return q;
+}
+
+export function createAuditRepo(db: Knex) {
+  return {
+    async insertEvent(e: AuditEventInput, q: Knex = db): Promise<{ seq: number }> {
+      const actor = e.actor.kind === 'staff' ? e.actor : null;
+      const [row] = await q('audit_events').insert({
+        actor_kind: e.actor.kind,
+        actor_staff_id: actor?.staffId ?? null,
+        actor_email: actor?.email ?? null,
+        actor_role: actor?.role ?? null,
+        action: e.action,
+        outcome: e.outcome,
+        subject_user_id: e.subjectUserId ?? null,
+        resource_type: e.resourceType ?? null,
+        resource_ids: e.resourceIds ?? [],
+        reason: e.reason ?? null,
+        justification: e.justification ?? null,
+        request_id: e.requestId ?? null,
+        source_ip: e.sourceIp ?? null,
+        user_agent: e.userAgent ?? null,
+        detail: e.detail ?? null,
+      }).returning('seq');
+      return { seq: Number(row.seq) };
+    },
+
+    /** Runs `fn` in a transaction holding the sealer lock (waits for a concurrent sealer). */
+    withSealLock<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+      return db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(?)', [SEAL_LOCK]);
+        return fn(trx);
+      });
+    },
+
+    async lastLink(q: Knex = db): Promise<ChainLink | null> {
+      const row = await q('audit_chain').orderBy('seq', 'desc').first();
+      return row ? toLink(row) : null;
+    },
+
+    /** Events after `seq` in order, each with whether it is older than the gap grace period. */
+    async eventsToSeal(trx: Knex, afterSeq: number, limit: number, graceSeconds: number): Promise<Array<AuditEvent & { settled: boolean }>> {
+      const { rows } = await trx.raw(
+        `SELECT ${EVENT_COLUMNS}, occurred_at < clock_timestamp() - make_interval(secs => ?) AS settled
+         FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, [graceSeconds, afterSeq, limit]);
+      return rows.map((r: EventRow & { settled: boolean }) => ({ ...toEvent(r), settled: r.settled }));
+    },
+
+    async insertLinks(trx: Knex, links: ChainLink[]): Promise<void> {
+      if (!links.length) return;
+      await trx('audit_chain').insert(links.map((l) => ({ seq: l.seq, kind: l.kind, event_hash: l.eventHash, chain_hash: l.chainHash })));
+    },
+
+    async chainPage(afterSeq: number, limit: number): Promise<ChainLink[]> {
+      const rows = await db('audit_chain').select('seq', 'kind', 'event_hash', 'chain_hash').where('seq', '>', afterSeq).orderBy('seq').limit(limit);
+      return rows.map(toLink);
+    },
+
+    async eventsInRange(fromSeq: number, toSeq: number): Promise<AuditEvent[]> {
+      const { rows } = await db.raw(`SELECT ${EVENT_COLUMNS} FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq`, [fromSeq, toSeq]);
+      return rows.map(toEvent);
+    },
+
+    async chainBounds(): Promise<{ first: number | null; last: number | null; count: number }> {
+      const row = await db('audit_chain').min('seq as first').max('seq as last').count('* as count').first();
+      return { first: row?.first == null ? null : Number(row.first), last: row?.last == null ? null : Number(row.last), count: Number(row?.count ?? 0) };
+    },
+
+    async countEventsAfter(seq: number): Promise<number> {
+      const row = await db('audit_events').where('seq', '>', seq).count('* as count').first();
+      return Number(row?.count ?? 0);
+    },
+
+    async checkpoints(): Promise<Checkpoint[]> {
+      const { rows } = await db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq`);
+      return rows.map(toCheckpoint);
+    },
+
+    async insertCheckpoint(c: Omit<Checkpoint, 'id'>): Promise<Checkpoint> {
+      const { rows } = await db.raw(
+        `INSERT INTO audit_checkpoints (seq, chain_hash, signed_at, key_fingerprint, signature) VALUES (?, ?, ?::timestamptz, ?, ?)
+         RETURNING ${CHECKPOINT_COLUMNS}`, [c.seq, c.chainHash, c.signedAt, c.keyFingerprint, c.signature]);
+      return toCheckpoint(rows[0]);
+    },
+
+    /** Whether a purge event names `anchorSeq` (a range removed outside the purge path has none). */
+    async hasPurgeEvent(anchorSeq: number): Promise<boolean> {
+      const row = await db('audit_events').where({ action: 'audit.purge' }).whereRaw('? = ANY(resource_ids)', [String(anchorSeq)]).first('seq');
+      return Boolean(row);
+    },
+
+    /** The first sequence number of an event at or after `time`, or null. */
+    async firstSeqSince(time: Date): Promise<number | null> {
+      const row = await db('audit_events').where('occurred_at', '>=', time).min('seq as seq').first();
+      return row?.seq == null ? null : Number(row.seq);
+    },
+
+    /** Removes events and seals through a checkpoint and records `event` in the same transaction. */
+    async purgeThrough(seq: number, event: (removed: number) => AuditEventInput): Promise<number> {
+      return db.transaction(async (trx) => {
+        const { rows } = await trx.raw('SELECT audit_purge_through(?) AS removed', [seq]);
+        const removed = Number(rows[0].removed);
+        await this.insertEvent(event(removed), trx);
+        return removed;
+      });
+    },
+
+    /** Newest first, keyset-paged on seq. */
+    async listEvents(filter: EventFilter, beforeSeq: number | null, limit: number): Promise<AuditEvent[]> {
+      const q = applyFilter(db('audit_events').select(db.raw(EVENT_COLUMNS)), filter);
+      if (beforeSeq !== null) q.where('seq', '<', beforeSeq);
+      const rows = await q.orderBy('seq', 'desc').limit(limit);
+      return rows.map(toEvent);
+    },
+  };
+}
+
+export type AuditRepo = ReturnType<typeof createAuditRepo>;
