@@ -9,7 +9,7 @@ import * as openpgp from 'openpgp';
 import type { RunningRole } from '../../src/roles.js';
 import { api, testContainer } from '../support/app.js';
 import { createUser } from '../support/accounts.js';
-import { decryptWithPassphrase, download, hasBinary, readZip, startInProcessWorkers, tempDir, waitForExport } from './support.js';
+import { decryptWithPassphrase, download, hasBinary, readZip, seedChatData, startInProcessWorkers, tempDir, waitForExport } from './support.js';
 
 describe('privacy: data export', function () {
   this.timeout(90_000);
@@ -19,6 +19,7 @@ describe('privacy: data export', function () {
   it('builds an encrypted archive with every entity, opened by openpgp, gpg and unzip, with manifest hashes that match', async () => {
     const user = await createUser('export');
     const passphrase = 'a long export passphrase 42';
+    const chat = await seedChatData(user);
     await api().post('/api/v1/auth/login').set('User-Agent', 'second-device/1.0').send({ email: user.email, password: user.password }).expect(200);
 
     const wrong = await api().post('/api/v1/me/exports').set(user.auth).send({ passphrase, password: 'not-my-password' });
@@ -88,6 +89,11 @@ describe('privacy: data export', function () {
     const [twoFactor] = collection('data/accounts/two_factor.json');
     expect(twoFactor).to.include({ totpEnabled: false });
     expect(collection('data/privacy/requests.json').map((r) => r.id)).to.include(created.body.id);
+    if (chat) {
+      expect(archive.entry('data/chat/messages.json').toString()).to.contain(chat.message);
+      const originals = archive.names.filter((n) => n.startsWith('files/chat/'));
+      expect(originals.some((n) => archive.entry(n).toString() === chat.fileText), originals.join()).to.equal(true);
+    }
     // Credentials never leave: no password hash anywhere in the archive.
     expect(zip.includes(Buffer.from('$2b$'))).to.equal(false);
   });

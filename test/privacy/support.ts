@@ -82,3 +82,19 @@ export function readZip(zip: Buffer): { test: string; entry: (name: string) => B
     },
   };
 }
+
+export const chatLanded = () => testContainer().modules.some((m) => m.name === 'chat');
+
+/** Seeds chat data through the chat API when that module exists; returns what to look for. */
+export async function seedChatData(user: TestUser): Promise<{ message: string; fileText: string } | undefined> {
+  if (!chatLanded()) return undefined;
+  const message = `secret message ${Math.random()}`;
+  const fileText = `file body ${Math.random()}`;
+  const chat = await api().post('/api/v1/chats').set(user.auth).send({ title: 'Privacy test chat' });
+  expect(chat.status, JSON.stringify(chat.body)).to.equal(201);
+  const appended = await api().post(`/api/v1/chats/${chat.body.id}/messages`).set(user.auth).send({ role: 'user', content: message });
+  expect(appended.status, JSON.stringify(appended.body)).to.equal(201);
+  const uploaded = await api().post('/api/v1/files').set(user.auth).attach('file', Buffer.from(fileText), 'notes.txt');
+  expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(201);
+  return { message, fileText };
+}

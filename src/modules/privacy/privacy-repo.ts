@@ -230,7 +230,8 @@ export function createPrivacyRepo(db: Knex) {
         const n = rows[0].n as number;
         if (n > 0) {
           await trx.raw(
-            `UPDATE privacy_requests SET progress = jsonb_set(progress, ARRAY['counts', ?], to_jsonb(coalesce((progress->'counts'->>?)::bigint, 0) + ?), true),
+            `UPDATE privacy_requests SET progress = progress || jsonb_build_object('counts',
+                      coalesce(progress->'counts', '{}'::jsonb) || jsonb_build_object(?::text, coalesce((progress->'counts'->>?)::bigint, 0) + ?)),
                     updated_at = now() WHERE id = ?`, [key, key, n, requestId]);
         }
         return n;
