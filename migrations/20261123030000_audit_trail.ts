@@ -59,14 +59,18 @@ export async function up(knex: Knex): Promise<void> {
       signature text NOT NULL
     )`);
 
-  // Row-level refusal, with one exception: rows at or below the range the purge function has
+  // Refusal at statement level (so even a statement touching no row fails loudly) and at row
+  // level, with one exception: deleting rows at or below the range the purge function has
   // declared for this transaction (events and seals only, never checkpoints: they are the
   // anchors verification starts from after a purge).
   await knex.raw(`
     CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE purge_through bigint := coalesce(nullif(current_setting('custos.audit_purge_through', true), '')::bigint, 0);
     BEGIN
-      IF TG_OP = 'DELETE' AND TG_ARGV[0] = 'purgeable' THEN
-        IF OLD.seq <= coalesce(nullif(current_setting('custos.audit_purge_through', true), '')::bigint, 0) THEN
+      IF TG_OP = 'DELETE' AND TG_ARGV[0] = 'purgeable' AND purge_through > 0 THEN
+        IF TG_LEVEL = 'STATEMENT' THEN
+          RETURN NULL;
+        ELSIF OLD.seq <= purge_through THEN
           RETURN OLD;
         END IF;
       END IF;
@@ -75,7 +79,7 @@ export async function up(knex: Knex): Promise<void> {
     END $$`);
   for (const [table, arg] of [['audit_events', 'purgeable'], ['audit_chain', 'purgeable'], ['audit_checkpoints', 'fixed']]) {
     await knex.raw(`CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_refuse_change('${arg}')`);
-    await knex.raw(`CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change('fixed')`);
+    await knex.raw(`CREATE TRIGGER ${table}_append_only_statement BEFORE UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change('${arg}')`);
     await knex.raw(`REVOKE UPDATE, DELETE, TRUNCATE ON ${table} FROM PUBLIC`);
     await knex.raw(`REVOKE UPDATE, DELETE, TRUNCATE ON ${table} FROM CURRENT_USER`);
   }

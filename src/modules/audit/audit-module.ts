@@ -22,6 +22,7 @@ export function registerAudit(platform: Platform, accounts: AccountsService) {
     pepper: config.apiKeyPepper,
     staffDisplay: config.audit.staffDisplay,
     retentionDays: config.audit.retentionDays,
+    onSealError: (error) => logger.warn({ err: { message: error.message } }, 'background audit seal failed; the scheduled seal will retry'),
   });
 
   /** Denied staff attempts are events too: wrong role, no TOTP, or a missing/invalid reason. */

@@ -12,6 +12,9 @@ type Deps = {
   pepper: Buffer;
   staffDisplay: 'pseudonym' | 'email';
   retentionDays: number;
+  /** Called when a background seal fails (the scheduled seal retries). */
+  onSealError?: (error: Error) => void;
+  sealDelayMs?: number;
 };
 
 export interface AccessLogEntry {
@@ -39,7 +42,18 @@ export function decodeCursor(cursor: string | undefined): number | null {
   return match ? Number(match[1]) : NaN;
 }
 
-export function createAuditService({ repo, integrity, pepper, staffDisplay, retentionDays }: Deps) {
+export function createAuditService({ repo, integrity, pepper, staffDisplay, retentionDays, onSealError, sealDelayMs = 200 }: Deps) {
+  // Each write asks for a seal shortly after (debounced, never awaited by the request), so the
+  // window in which a fresh event is not yet chained is a fraction of a second, not the
+  // scheduler's 10 s; one seal links everything written meanwhile in one batch.
+  let sealTimer: NodeJS.Timeout | undefined;
+  const scheduleSeal = () => {
+    sealTimer ??= setTimeout(() => {
+      sealTimer = undefined;
+      integrity.seal().catch((error: Error) => onSealError?.(error));
+    }, sealDelayMs).unref();
+  };
+
   // A stable pseudonym per staff member: the user can tell whether the same person came back
   // without learning who it is (GDPR Art. 15 asks for recipients, not staff identities).
   const pseudonym = (staffId: string) => `staff-${pepperedHash(pepper, 'custos.audit.staff-pseudonym\0', staffId).toString('hex').slice(0, 12)}`;
@@ -68,7 +82,11 @@ export function createAuditService({ repo, integrity, pepper, staffDisplay, rete
     pseudonym,
 
     /** Writes one event; resolves once it is committed. Callers await it before returning data. */
-    record: (event: AuditEventInput) => repo.insertEvent(event),
+    async record(event: AuditEventInput): Promise<{ seq: number }> {
+      const written = await repo.insertEvent(event);
+      scheduleSeal();
+      return written;
+    },
 
     async listEvents(filter: EventFilter, cursor: string | undefined, limit: number) {
       const before = decodeCursor(cursor);

@@ -1,0 +1,140 @@
+import { expect } from 'chai';
+import { api, testContainer } from '../support/app.js';
+import { createStaff, createUser, type TestStaff } from '../support/accounts.js';
+import { reasonHeaders, runCustos } from './helpers.js';
+
+// Tampering is done the way an attacker with the database superuser would: triggers disabled,
+// rows changed, triggers re-enabled. Each test puts the rows back so the next one starts intact.
+describe('audit: append-only hash chain and verification', () => {
+  let support: TestStaff;
+  let dpo: TestStaff;
+  const db = () => testContainer().platform.db;
+  const asSuperuser = async (sql: string, bindings: unknown[] = []) => {
+    await db().transaction(async (trx) => {
+      await trx.raw('ALTER TABLE audit_events DISABLE TRIGGER USER');
+      await trx.raw(sql, bindings as never);
+      await trx.raw('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    });
+  };
+  const verify = async () => {
+    const res = await api().get('/api/v1/audit/verify').set(dpo.auth);
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    return res.body;
+  };
+  const someEvents = async (n: number) => {
+    const user = await createUser('chain');
+    for (let i = 0; i < n; i++) await api().get(`/api/v1/admin/users/${user.id}`).set(support.auth).set(reasonHeaders(`TICKET-${i}`)).expect(200);
+    // Sealed, as the background sealer does within moments of each write.
+    await testContainer().audit.seal();
+    const rows = await db()('audit_events').where({ subject_user_id: user.id }).orderBy('seq').select('seq');
+    return rows.map((r: { seq: number }) => Number(r.seq));
+  };
+
+  before(async () => {
+    [support, dpo] = await Promise.all([createStaff('support'), createStaff('dpo')]);
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE even on the service\'s own connection', async () => {
+    await someEvents(1);
+    for (const sql of ["UPDATE audit_events SET reason = 'legal_request'", 'DELETE FROM audit_events', 'TRUNCATE audit_events',
+      'DELETE FROM audit_chain', 'UPDATE audit_checkpoints SET seq = 0']) {
+      let error: Error | undefined;
+      try { await db().raw(sql); } catch (e) { error = e as Error; }
+      expect(error?.message, sql).to.match(/append-only/);
+    }
+  });
+
+  it('reports an intact trail with its last event, and checks signed checkpoints', async () => {
+    const [seq] = await someEvents(2);
+    const checkpoint = await testContainer().audit.checkpoint();
+    expect(checkpoint!.seq).to.be.at.least(seq);
+    const result = await verify();
+    expect(result.intact).to.equal(true);
+    expect(result.message).to.match(/^intact up to event \d+$/);
+    expect(result.intactUpTo).to.be.at.least(checkpoint!.seq);
+    expect(result.checkpointsChecked).to.be.at.least(1);
+  });
+
+  it('names the exact event a superuser changed (trigger disabled), via the API and the CLI', async () => {
+    const [, target] = await someEvents(3);
+    await asSuperuser('UPDATE audit_events SET reason = ? WHERE seq = ?', ['legal_request', target]);
+    try {
+      const result = await verify();
+      expect(result.intact).to.equal(false);
+      expect(result.break).to.include({ seq: target, kind: 'changed' });
+      expect(result.intactUpTo).to.equal(target - 1);
+      const cli = await runCustos(['audit', 'verify']);
+      expect(cli.code, cli.stderr).to.equal(1);
+      expect(cli.stdout).to.contain(`broken at event ${target} (changed)`);
+    } finally {
+      await asSuperuser('UPDATE audit_events SET reason = ? WHERE seq = ?', ['support_request', target]);
+    }
+    expect((await verify()).intact).to.equal(true);
+    const cli = await runCustos(['audit', 'verify']);
+    expect(cli.code, cli.stderr).to.equal(0);
+    expect(cli.stdout).to.match(/^intact up to event \d+\n$/);
+  });
+
+  it('detects a deleted event', async () => {
+    const [, target] = await someEvents(3);
+    await db().raw('CREATE TABLE audit_saved AS SELECT * FROM audit_events WHERE seq = ?', [target]);
+    try {
+      await asSuperuser('DELETE FROM audit_events WHERE seq = ?', [target]);
+      const result = await verify();
+      expect(result.break).to.include({ seq: target, kind: 'missing' });
+    } finally {
+      await db().raw('INSERT INTO audit_events OVERRIDING SYSTEM VALUE SELECT * FROM audit_saved');
+      await db().raw('DROP TABLE audit_saved');
+    }
+    expect((await verify()).intact).to.equal(true);
+  });
+
+  it('detects reordered events', async () => {
+    const [a, b] = await someEvents(2);
+    const swap = `UPDATE audit_events t SET occurred_at = o.occurred_at, justification = o.justification, request_id = o.request_id
+      FROM audit_events o WHERE (t.seq, o.seq) IN ((?, ?), (?, ?))`;
+    await asSuperuser(swap, [a, b, b, a]);
+    try {
+      const result = await verify();
+      expect(result.break).to.include({ seq: a, kind: 'reordered' });
+      expect(result.break.detail).to.contain(`position ${b}`);
+    } finally {
+      await asSuperuser(swap, [a, b, b, a]);
+    }
+    expect((await verify()).intact).to.equal(true);
+  });
+
+  it('detects a forged checkpoint signature', async () => {
+    await someEvents(1);
+    const checkpoint = (await testContainer().audit.checkpoint())!;
+    const forge = async (signature: string) => db().transaction(async (trx) => {
+      await trx.raw('ALTER TABLE audit_checkpoints DISABLE TRIGGER USER');
+      await trx.raw('UPDATE audit_checkpoints SET signature = ? WHERE id = ?', [signature, checkpoint.id]);
+      await trx.raw('ALTER TABLE audit_checkpoints ENABLE TRIGGER USER');
+    });
+    await forge(Buffer.alloc(64, 7).toString('base64'));
+    try {
+      expect((await verify()).break).to.include({ seq: checkpoint.seq, kind: 'signature' });
+    } finally {
+      await forge(checkpoint.signature);
+    }
+    expect((await verify()).intact).to.equal(true);
+  });
+
+  it('purges only whole checkpointed ranges past retention, records it, and still verifies', async () => {
+    await someEvents(2);
+    const checkpoint = (await testContainer().audit.checkpoint())!;
+    await someEvents(1);
+    const future = new Date(Date.now() + 401 * 86_400_000);
+    const { purgedThrough, removed } = await testContainer().audit.purgeExpired(future);
+    expect(purgedThrough).to.equal(checkpoint.seq);
+    expect(removed).to.be.at.least(5);
+    const [{ count }] = await db()('audit_events').where('seq', '<=', checkpoint.seq).count('* as count');
+    expect(Number(count)).to.equal(0);
+    const result = await verify();
+    expect(result.intact, result.message).to.equal(true);
+    expect(result.anchor).to.deep.equal({ seq: checkpoint.seq, checkpointId: checkpoint.id });
+    const purge = await db()('audit_events').where({ action: 'audit.purge' }).first();
+    expect(purge.resource_ids).to.deep.equal([String(checkpoint.seq)]);
+  });
+});
