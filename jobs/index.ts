@@ -4,6 +4,7 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Container } from '../src/container.js';
 import type { ScheduledTask } from '../src/platform/platform.js';
+import { backupJobs } from './backups.js';
 import { auditJobs } from './audit.js';
 import { privacyJobs } from './privacy.js';
 
@@ -15,6 +16,7 @@ export interface DomainJobs {
 export function createJobs(container: Container): DomainJobs[] {
   void container;
   return [
+    backupJobs(container),
     auditJobs(container),
     privacyJobs(container),
   ];

@@ -11,6 +11,7 @@ import { migrateLatest } from './platform/db.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
 import { registerAuditCommands } from './modules/audit/audit-cli.js';
 import { registerChatCommands } from './modules/chat/chat-cli.js';
+import { registerBackupCommands } from './modules/backups/backups-cli.js';
 import { startScheduler, startWorkers, type RunningRole } from './roles.js';
 import { seedDemo } from './seed.js';
 import { startServer, type RunningServer } from './server.js';
@@ -156,6 +157,8 @@ keys.command('rotate')
 registerPrivacyCommands(program, ctx);
 
 registerAuditCommands(program, ctx);
+
+registerBackupCommands(program, ctx);
 
 program.command('config').description('Configuration reference.')
   .command('docs').description('Print every environment variable with its default, as Markdown.')

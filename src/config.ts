@@ -108,6 +108,15 @@ const settings = {
   CUSTOS_METRICS_TOKEN: { doc: 'If set, GET /metrics requires "Authorization: Bearer <token>".', secret: true, parse: optionalText },
   CUSTOS_LOG_LEVEL: { doc: 'pino log level.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   CUSTOS_ARTIFACT_DIR: { doc: 'Local directory of the artifact storage (uploaded files, exports).', default: 'var/artifacts', parse: text },
+  CUSTOS_BACKUP_PASSPHRASE: { doc: 'Passphrase of the encrypted database backups (AES-256-CBC, PBKDF2-HMAC-SHA256, 100,000 iterations). Optional for the service; every backup command refuses to run without it.', secret: true, parse: optionalText },
+  CUSTOS_BACKUP_PASSPHRASE_FILE: { doc: 'File holding CUSTOS_BACKUP_PASSPHRASE (surrounding whitespace is trimmed).', parse: optionalText },
+  CUSTOS_BACKUP_DIR: { doc: 'Directory of the encrypted data backups and their signed manifests; keep it apart from CUSTOS_ARTIFACT_DIR.', default: 'var/backups', parse: text },
+  CUSTOS_KEYSTORE_BACKUP_DIR: { doc: 'Directory of the key-store backups (wrapped data keys), kept apart from the data backups.', default: 'var/keystore-backups', parse: text },
+  CUSTOS_KEYSTORE_BACKUP_RETENTION_DAYS: { doc: 'Key-store backups older than this are deleted; after it, crypto-shredded data in older data backups is unreadable.', default: '7', parse: integer(1, 3650) },
+  CUSTOS_BACKUP_KEEP_DAILY: { doc: 'Data backups kept: the newest of each of this many recent days.', default: '7', parse: integer(0, 3650) },
+  CUSTOS_BACKUP_KEEP_WEEKLY: { doc: 'Data backups kept: the newest of each of this many recent ISO weeks.', default: '4', parse: integer(0, 520) },
+  CUSTOS_BACKUP_KEEP_MONTHLY: { doc: 'Data backups kept: the newest of each of this many recent months.', default: '6', parse: integer(0, 1200) },
+  CUSTOS_BACKUP_CRON: { doc: 'node-cron schedule of the nightly backup, verify and prune (server time zone).', default: '30 2 * * *', parse: text },
   CUSTOS_SHUTDOWN_GRACE_MS: { doc: 'How long SIGTERM waits for in-flight requests and jobs.', default: '10000', parse: integer(0) },
   CUSTOS_DELETION_GRACE_DAYS: { doc: 'Days between an account deletion request and the erasure (0 = at once); the user can cancel meanwhile.', default: '7', parse: integer(0, 30) },
   CUSTOS_EXPORT_TTL_DAYS: { doc: 'Days a finished data export can be downloaded before it is deleted.', default: '7', parse: integer(1, 30) },
@@ -144,6 +153,7 @@ export interface Config {
   metricsToken?: string;
   logLevel: string;
   artifactDir: string;
+  backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; cron: string };
   shutdownGraceMs: number;
   privacy: { deletionGraceDays: number; exportTtlDays: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
@@ -190,6 +200,14 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     );
   };
 
+  // Optional secrets (the backup passphrase): absent is allowed, the feature then fails closed.
+  const optionalSecret = <K extends 'CUSTOS_BACKUP_PASSPHRASE'>(name: K) => {
+    const value = readSecret(env, name);
+    if (value !== undefined || environment === 'production' || !devSecrets[name]) return value;
+    generatedSecrets.push(name);
+    return read(devSecrets, name);
+  };
+
   const certFile = read(env, 'CUSTOS_TLS_CERT_FILE');
   const keyFile = read(env, 'CUSTOS_TLS_KEY_FILE');
   if (Boolean(certFile) !== Boolean(keyFile)) {
@@ -230,6 +248,14 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     metricsToken: readSecret(env, 'CUSTOS_METRICS_TOKEN'),
     logLevel: read(env, 'CUSTOS_LOG_LEVEL')!,
     artifactDir: read(env, 'CUSTOS_ARTIFACT_DIR')!,
+    backup: {
+      passphrase: optionalSecret('CUSTOS_BACKUP_PASSPHRASE'),
+      dir: read(env, 'CUSTOS_BACKUP_DIR')!,
+      keystoreDir: read(env, 'CUSTOS_KEYSTORE_BACKUP_DIR')!,
+      keystoreRetentionDays: read(env, 'CUSTOS_KEYSTORE_BACKUP_RETENTION_DAYS')!,
+      keep: { daily: read(env, 'CUSTOS_BACKUP_KEEP_DAILY')!, weekly: read(env, 'CUSTOS_BACKUP_KEEP_WEEKLY')!, monthly: read(env, 'CUSTOS_BACKUP_KEEP_MONTHLY')! },
+      cron: read(env, 'CUSTOS_BACKUP_CRON')!,
+    },
     shutdownGraceMs: read(env, 'CUSTOS_SHUTDOWN_GRACE_MS')!,
     privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },

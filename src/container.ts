@@ -5,6 +5,7 @@ import { closePlatform, createPlatform, type ModuleRegistration, type Platform }
 import { loadOpenApi, type OpenApiDocument } from './platform/http/openapi.js';
 import type { Logger } from './platform/logger.js';
 import { registerAccounts } from './modules/accounts/accounts-module.js';
+import { registerBackups } from './modules/backups/backups-module.js';
 import { registerAudit } from './modules/audit/audit-module.js';
 import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerChat } from './modules/chat/chat-module.js';
@@ -14,6 +15,7 @@ export interface Container {
   document: OpenApiDocument;
   modules: ModuleRegistration[];
   accounts: ReturnType<typeof registerAccounts>['service'];
+  backups: ReturnType<typeof registerBackups>['service'];
   audit: ReturnType<typeof registerAudit>['service'];
   privacy: ReturnType<typeof registerPrivacy>['service'];
   chat: ReturnType<typeof registerChat>['service'];
@@ -23,10 +25,11 @@ export interface Container {
 export function createContainer(config: Config, logger?: Logger): Container {
   const platform = createPlatform(config, logger);
   const accounts = registerAccounts(platform);
+  const backups = registerBackups(platform);
   const audit = registerAudit(platform, accounts.service);
   const chat = registerChat(platform);
   const privacy = registerPrivacy(platform, accounts.service, () => modules);
-  const modules: ModuleRegistration[] = [accounts.registration];
+  const modules: ModuleRegistration[] = [accounts.registration, backups.registration];
   modules.push(audit.registration);
   modules.push(privacy.registration);
   modules.push(chat.registration);
@@ -35,6 +38,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
     document: loadOpenApi(),
     modules,
     accounts: accounts.service,
+    backups: backups.service,
     audit: audit.service,
     privacy: privacy.service,
     chat: chat.service,

@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 export interface QueuePayloads {
   /** Placeholder kept so the map is never empty; modules add their queues below. */
   'maintenance': { task: string };
+  'backups-run': { date: string };
+  'backups-verify': { backupRunId: string };
   'audit': { task: 'seal' | 'checkpoint' | 'purge' };
   'privacy-export': { requestId: string };
   'privacy-deletion': { requestId: string };

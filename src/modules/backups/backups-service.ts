@@ -1,0 +1,177 @@
+// The backups domain's rules: encrypted dumps (data and key store kept apart), their durable
+// record and signed manifest, retention, and the nightly run. The reading side (verify, restore,
+// decrypt) lives in backups-restore.ts.
+import { pipeline } from 'node:stream/promises';
+import { createOpenSslEncryptor, OPENSSL_ITERATIONS } from '../../platform/crypto/openssl-enc.js';
+import type { Signer } from '../../platform/crypto/signing.js';
+import type { Logger } from '../../platform/logger.js';
+import type { ArtifactStorage } from '../../platform/storage.js';
+import type { BackupsRepo } from './backups-repo.js';
+import type { BackupKind, BackupManifest, BackupRun, PruneResult, VerifyResult } from './backups-types.js';
+import { manifestKeyOf, signManifest, writeManifest } from './manifest.js';
+import { databaseName, startPgDump } from './pg-tools.js';
+import { createBackupReader } from './backups-restore.js';
+import { selectRetained, type RetentionPolicy } from './retention.js';
+
+/** A failure an operator can act on; its message is shown as is (no stack trace). */
+export class BackupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackupError';
+  }
+}
+
+/** Progress reporting, shaped like the CLI's ctx.progress so the service does not know about terminals. */
+export type ProgressFactory = (label: string, total: number) => { increment(n?: number): void; setTotal(n: number): void; stop(): void };
+
+export interface BackupsDeps {
+  repo: BackupsRepo;
+  /** Data backups and key-store backups live in different places (and may be different media). */
+  storage: Record<BackupKind, ArtifactStorage>;
+  signer: Pick<Signer, 'sign' | 'verify' | 'publicKeyPem'>;
+  databaseUrl: string;
+  passphrase?: string;
+  keep: RetentionPolicy;
+  keystoreRetentionDays: number;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+export type BackupRef = { id: string } | { latest: BackupKind };
+
+export const MISSING_PASSPHRASE =
+  'CUSTOS_BACKUP_PASSPHRASE (or CUSTOS_BACKUP_PASSPHRASE_FILE) is not set: refusing to back up, verify, restore or decrypt without the backup passphrase';
+
+const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function createBackupsService(deps: BackupsDeps) {
+  const { repo, storage, signer, databaseUrl, logger } = deps;
+
+  /** Fail closed: no passphrase, no backup operation at all (not even a row in backup_runs). */
+  const requirePassphrase = (): string => {
+    if (!deps.passphrase) throw new BackupError(MISSING_PASSPHRASE);
+    return deps.passphrase;
+  };
+
+  const reader = createBackupReader({ ...deps, requirePassphrase, BackupError });
+
+  async function run(options: { kind?: BackupKind; scheduledFor?: string; progress?: ProgressFactory } = {}): Promise<BackupRun> {
+    const passphrase = requirePassphrase();
+    const kind = options.kind ?? 'data';
+    const started = await repo.insertRun({ kind, scheduledFor: options.scheduledFor });
+    const fileKey = `${kind}-${stamp(started.startedAt)}-${started.id}.dump.enc`;
+    await repo.setStorageKey(started.id, fileKey);
+    const store = storage[kind];
+    let published = false;
+    try {
+      await repo.withExportedSnapshot(kind, async (snapshot, rowCounts) => {
+        const bar = options.progress?.(`pg_dump ${kind} (tables)`, Object.keys(rowCounts).length);
+        // The key store is dumped apart (its own file, place and retention); the data dump leaves it out.
+        const scope = kind === 'data' ? '--exclude-schema=keystore' : '--schema=keystore';
+        const dump = startPgDump(databaseUrl, ['--verbose', `--snapshot=${snapshot}`, scope], (line) => {
+          if (/dumping contents of table/.test(line)) bar?.increment();
+        });
+        const encryptor = await createOpenSslEncryptor(passphrase);
+        // pg_dump -> gate (fails unless pg_dump exits 0) -> AES-256-CBC -> storage (temp name, atomic rename).
+        // The plaintext exists only in these pipes' buffers, never on disk.
+        const [size] = await Promise.all([store.put(fileKey, encryptor), pipeline(dump.stdout, dump.gate(), encryptor), dump.done]);
+        published = true;
+        bar?.stop();
+        const digests = encryptor.digests();
+        if (digests.ciphertext.size !== size) throw new BackupError(`stored ${size} bytes but encrypted ${digests.ciphertext.size}`);
+        const finishedAt = new Date();
+        const manifest: BackupManifest = {
+          format: 'custos-backup/1',
+          id: started.id,
+          kind,
+          file: fileKey,
+          createdAt: started.startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          encryption: { format: 'openssl-enc', cipher: 'aes-256-cbc', kdf: 'pbkdf2-hmac-sha256', iterations: OPENSSL_ITERATIONS },
+          plaintext: digests.plaintext,
+          ciphertext: digests.ciphertext,
+          postgres: { serverVersion: await repo.serverVersion(), database: databaseName(databaseUrl) },
+          schemaVersion: await repo.schemaVersion(),
+          rowCounts,
+        };
+        await writeManifest(store, signManifest(signer, manifest));
+        await repo.markSucceeded(started.id, {
+          sizeBytes: size,
+          plaintextBytes: digests.plaintext.size,
+          plaintextSha256: digests.plaintext.sha256,
+          ciphertextSha256: digests.ciphertext.sha256,
+          finishedAt,
+        });
+      });
+    } catch (error) {
+      // A file without a manifest (or a row that says failed) must not look like a usable backup.
+      if (published) await Promise.allSettled([store.delete(fileKey), store.delete(manifestKeyOf(fileKey))]);
+      await repo.markFailed(started.id, message(error)).catch(() => {});
+      logger.error({ backupRunId: started.id, kind, err: { message: message(error) } }, 'backup failed');
+      throw error instanceof BackupError ? error : new BackupError(`backup ${started.id} failed: ${message(error)}`);
+    }
+    logger.info({ backupRunId: started.id, kind }, 'backup succeeded');
+    return (await repo.findRun(started.id))!;
+  }
+
+  async function deleteBackup(run: BackupRun) {
+    if (run.storageKey) {
+      await storage[run.kind].delete(run.storageKey);
+      await storage[run.kind].delete(manifestKeyOf(run.storageKey));
+    }
+    await repo.markDeleted(run.id);
+  }
+
+  /**
+   * Data backups: grandfather-father-son (daily/weekly/monthly). Key-store backups: everything
+   * older than the key-store window goes, with no exception — that deadline is what lets
+   * crypto-shredding reach the data backups kept for months.
+   */
+  async function prune(options: { now?: Date } = {}): Promise<PruneResult> {
+    const now = options.now ?? new Date();
+    const data = await repo.listRuns({ kind: 'data', status: 'succeeded', limit: 1_000_000 });
+    const retained = selectRetained(data, deps.keep);
+    const keystore = await repo.listRuns({ kind: 'keystore', status: 'succeeded', limit: 1_000_000 });
+    const cutoff = now.getTime() - deps.keystoreRetentionDays * 86_400_000;
+    const result: PruneResult = { kept: [], deleted: [] };
+    for (const run of data) (retained.has(run.id) ? result.kept : result.deleted).push(run);
+    for (const run of keystore) (run.startedAt.getTime() >= cutoff ? result.kept : result.deleted).push(run);
+    for (const run of result.deleted) await deleteBackup(run);
+    if (result.deleted.length) logger.info({ deleted: result.deleted.map((r) => r.id) }, 'backups pruned');
+    return result;
+  }
+
+  /** The nightly run for `date` (YYYY-MM-DD): idempotent, so a retried or duplicated job does no harm. */
+  async function runScheduled(date: string): Promise<BackupRun[]> {
+    requirePassphrase();
+    const runs: BackupRun[] = [];
+    for (const kind of ['data', 'keystore'] as const) {
+      const existing = await repo.findScheduled(kind, date);
+      if (existing?.status === 'succeeded') {
+        runs.push(existing);
+        continue;
+      }
+      // A 'running' row for this night belongs to an attempt that died (BullMQ runs one job per id).
+      if (existing) await repo.markFailed(existing.id, 'interrupted; retried by the next attempt');
+      runs.push(await run({ kind, scheduledFor: date }));
+    }
+    return runs;
+  }
+
+  return {
+    requirePassphrase,
+    run,
+    runScheduled,
+    prune,
+    verify: (ref: BackupRef, options: { progress?: ProgressFactory } = {}): Promise<VerifyResult> => reader.verify(ref, options),
+    restore: reader.restore,
+    decryptTo: reader.decryptTo,
+    get: (id: string) => repo.findRun(id),
+    /** Successful backups of the last two days never verified (the reconciler's work list). */
+    awaitingVerification: async () => (await repo.listRuns({ status: 'succeeded', limit: 100 }))
+      .filter((r) => !r.verifiedAt && Date.now() - r.startedAt.getTime() < 2 * 86_400_000),
+    list: (filter: { kind?: BackupKind; limit?: number } = {}) => repo.listRuns(filter),
+  };
+}
+
+export type BackupsService = ReturnType<typeof createBackupsService>;
