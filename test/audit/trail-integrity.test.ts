@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { api, testContainer } from '../support/app.js';
 import { createStaff, createUser, type TestStaff } from '../support/accounts.js';
 import { reasonHeaders, runCustos } from './helpers.js';
+import { canonicalEvent } from '../../src/modules/audit/audit-chain.js';
+import { CANONICAL_SQL, createAuditRepo } from '../../src/modules/audit/audit-repo.js';
 
 // Tampering is done the way an attacker with the database superuser would: triggers disabled,
 // rows changed, triggers re-enabled. Each test puts the rows back so the next one starts intact.
@@ -32,6 +34,18 @@ describe('audit: append-only hash chain and verification', () => {
 
   before(async () => {
     [support, dpo] = await Promise.all([createStaff('support'), createStaff('dpo')]);
+  });
+
+  it('builds the canonical form in SQL exactly as the reference JSON definition does', async () => {
+    const tricky = 'quote " backslash \\ newline \n tab \t bell \u0007 del \u007f é 漢字 🙂 </script>';
+    const { seq } = await testContainer().audit.record({
+      actor: { kind: 'staff', staffId: support.id, email: support.email, role: 'support' }, action: 'admin.user.read', outcome: 'allowed',
+      resourceIds: ['a', 'b"c'], justification: tricky, userAgent: tricky, detail: null,
+    });
+    const [event] = await createAuditRepo(db()).listEvents({ staffId: support.id }, seq + 1, 1);
+    const { rows } = await db().raw(`SELECT ${CANONICAL_SQL} AS canonical FROM audit_events WHERE seq = ?`, [seq]);
+    expect(rows[0].canonical).to.equal(canonicalEvent(event));
+    expect(JSON.parse(rows[0].canonical)[13]).to.equal(tricky);
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE even on the service\'s own connection', async () => {

@@ -20,7 +20,13 @@ export function canonicalEvent(e: AuditEvent): string {
   ]);
 }
 
-export const eventHash = (e: AuditEvent): Buffer => createHash('sha256').update(canonicalEvent(e)).digest();
+export const canonicalHash = (canonical: string): Buffer => createHash('sha256').update(canonical).digest();
+export const eventHash = (e: AuditEvent): Buffer => canonicalHash(canonicalEvent(e));
+
+/** The same canonical form with another sequence number (to tell a moved event from an edited one). */
+export function withSeq(canonical: string, seq: number): string {
+  return canonical.replace(/^\["custos\.audit\.v1",\d+,/, `["${CANONICAL_VERSION}",${seq},`);
+}
 export const voidHash = (seq: number): Buffer => createHash('sha256').update(`${CANONICAL_VERSION}:void:${seq}`).digest();
 export const linkHash = (previous: Buffer, hash: Buffer): Buffer => createHash('sha256').update(previous).update(hash).digest();
 

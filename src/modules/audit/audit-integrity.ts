@@ -13,9 +13,9 @@
 // is older than the grace period (inserts are single autocommit statements, so an earlier one
 // still in flight after that is not plausible), then seals the number as "void".
 import type { Signer } from '../../platform/crypto/signing.js';
-import { GENESIS_HASH, checkpointMessage, eventHash, keyFingerprint, linkHash, voidHash } from './audit-chain.js';
-import type { AuditRepo } from './audit-repo.js';
-import type { AuditEvent, BreakKind, ChainLink, Checkpoint, Verification } from './audit-types.js';
+import { GENESIS_HASH, canonicalHash, checkpointMessage, keyFingerprint, linkHash, voidHash, withSeq } from './audit-chain.js';
+import type { AuditRepo, CanonicalRow } from './audit-repo.js';
+import type { BreakKind, ChainLink, Checkpoint, Verification } from './audit-types.js';
 
 type Deps = {
   repo: AuditRepo;
@@ -59,7 +59,7 @@ export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapG
               links.push({ seq: s, kind: 'void', eventHash: hash, chainHash: previous });
             }
           }
-          const hash = eventHash(event);
+          const hash = canonicalHash(event.canonical);
           previous = linkHash(previous, hash);
           links.push({ seq: event.seq, kind: 'event', eventHash: hash, chainHash: previous });
           seq = event.seq;
@@ -87,10 +87,10 @@ export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapG
   }
 
   /** For a changed row: was it sealed at another position (moved) rather than edited? */
-  function originalPosition(event: AuditEvent, batch: ChainLink[]): number | null {
+  function originalPosition(event: CanonicalRow, batch: ChainLink[]): number | null {
     for (const link of batch) {
       if (link.kind !== 'event' || link.seq === event.seq) continue;
-      if (eventHash({ ...event, seq: link.seq }).equals(link.eventHash)) return link.seq;
+      if (canonicalHash(withSeq(event.canonical, link.seq)).equals(link.eventHash)) return link.seq;
     }
     return null;
   }
@@ -140,10 +140,19 @@ export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapG
     }
 
     options.onProgress?.(0, bounds.count);
+    // Reads ahead: the next batch is fetched while this one is hashed.
+    const fetchBatch = async (after: number) => {
+      const links = await repo.chainPage(after, VERIFY_BATCH);
+      const rows = links.length ? await repo.canonicalInRange(after + 1, links.at(-1)!.seq) : [];
+      return { links, rows };
+    };
+    let pending = fetchBatch(seq);
     for (;;) {
-      const batch = await repo.chainPage(seq, VERIFY_BATCH);
+      const { links: batch, rows } = await pending;
       if (!batch.length) break;
-      const events = new Map((await repo.eventsInRange(seq + 1, batch.at(-1)!.seq)).map((e) => [e.seq, e]));
+      pending = fetchBatch(batch.at(-1)!.seq);
+      pending.catch(() => {});
+      const events = new Map(rows.map((e) => [e.seq, e]));
       for (const link of batch) {
         if (link.seq !== seq + 1) {
           const orphan = events.get(seq + 1);
@@ -160,7 +169,7 @@ export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapG
           hash = voidHash(link.seq);
         } else {
           if (!event) return broken(link.seq, 'missing', `event ${link.seq} was deleted`);
-          hash = eventHash(event);
+          hash = canonicalHash(event.canonical);
           if (!hash.equals(link.eventHash)) {
             const from = originalPosition(event, batch);
             return from === null
