@@ -65,13 +65,15 @@ export function createBackupsService(deps: BackupsDeps) {
     let published = false;
     try {
       await repo.withExportedSnapshot(kind, async (snapshot, rowCounts) => {
+        // Derive the key before pg_dump starts: Node discards a child's unread stdout when it exits,
+        // so nothing may be awaited between spawning pg_dump and piping its output.
+        const encryptor = await createOpenSslEncryptor(passphrase);
         const bar = options.progress?.(`pg_dump ${kind} (tables)`, Object.keys(rowCounts).length);
         // The key store is dumped apart (its own file, place and retention); the data dump leaves it out.
         const scope = kind === 'data' ? '--exclude-schema=keystore' : '--schema=keystore';
         const dump = startPgDump(databaseUrl, ['--verbose', `--snapshot=${snapshot}`, scope], (line) => {
           if (/dumping contents of table/.test(line)) bar?.increment();
         });
-        const encryptor = await createOpenSslEncryptor(passphrase);
         // pg_dump -> gate (fails unless pg_dump exits 0) -> AES-256-CBC -> storage (temp name, atomic rename).
         // The plaintext exists only in these pipes' buffers, never on disk.
         const [size] = await Promise.all([store.put(fileKey, encryptor), pipeline(dump.stdout, dump.gate(), encryptor), dump.done]);
@@ -79,6 +81,7 @@ export function createBackupsService(deps: BackupsDeps) {
         bar?.stop();
         const digests = encryptor.digests();
         if (digests.ciphertext.size !== size) throw new BackupError(`stored ${size} bytes but encrypted ${digests.ciphertext.size}`);
+        if (digests.plaintext.size === 0) throw new BackupError('pg_dump produced no output');
         const finishedAt = new Date();
         const manifest: BackupManifest = {
           format: 'custos-backup/1',
