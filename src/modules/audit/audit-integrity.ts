@@ -27,6 +27,7 @@ type Deps = {
 export type Progress = (done: number, total: number) => void;
 
 const VERIFY_BATCH = 10_000;
+const VERIFY_READ_AHEAD = 3;
 
 export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapGraceSeconds = 10 }: Deps) {
   const fingerprint = keyFingerprint(signer.publicKeyPem);
@@ -140,18 +141,25 @@ export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapG
     }
 
     options.onProgress?.(0, bounds.count);
-    // Reads ahead: the next batch is fetched while this one is hashed.
-    const fetchBatch = async (after: number) => {
-      const links = await repo.chainPage(after, VERIFY_BATCH);
-      const rows = links.length ? await repo.canonicalInRange(after + 1, links.at(-1)!.seq) : [];
-      return { links, rows };
+    // Batches are fixed sequence ranges, so several can be fetched at once on separate
+    // connections (PostgreSQL builds the canonical forms on other cores) while this one is hashed.
+    const fetchBatch = (from: number) => {
+      const to = from + VERIFY_BATCH - 1;
+      const batch = Promise.all([repo.chainRange(from, to), repo.canonicalInRange(from, to)]);
+      batch.catch(() => {});
+      return batch;
     };
-    let pending = fetchBatch(seq);
+    const last = bounds.last ?? 0;
+    const ahead: Array<ReturnType<typeof fetchBatch>> = [];
+    let nextFrom = seq + 1;
     for (;;) {
-      const { links: batch, rows } = await pending;
-      if (!batch.length) break;
-      pending = fetchBatch(batch.at(-1)!.seq);
-      pending.catch(() => {});
+      while (ahead.length < VERIFY_READ_AHEAD && nextFrom <= last) {
+        ahead.push(fetchBatch(nextFrom));
+        nextFrom += VERIFY_BATCH;
+      }
+      if (!ahead.length) break;
+      const [batch, rows] = await ahead.shift()!;
+      if (!batch.length) continue; // a whole range of seals is gone: the next link reports it
       const events = new Map(rows.map((e) => [e.seq, e]));
       for (const link of batch) {
         if (link.seq !== seq + 1) {

@@ -121,6 +121,12 @@ export function createAuditRepo(db: Knex) {
       return rows.map(toLink);
     },
 
+    /** Seals with fromSeq ≤ seq ≤ toSeq, in order. */
+    async chainRange(fromSeq: number, toSeq: number): Promise<ChainLink[]> {
+      const rows = await db('audit_chain').select('seq', 'kind', 'event_hash', 'chain_hash').whereBetween('seq', [fromSeq, toSeq]).orderBy('seq');
+      return rows.map(toLink);
+    },
+
     async eventsInRange(fromSeq: number, toSeq: number): Promise<AuditEvent[]> {
       const { rows } = await db.raw(`SELECT ${EVENT_COLUMNS} FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq`, [fromSeq, toSeq]);
       return rows.map(toEvent);
