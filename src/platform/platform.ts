@@ -95,5 +95,9 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
 export async function closePlatform(platform: Platform): Promise<void> {
   await platform.queues.close().catch(() => {});
   await Promise.allSettled([platform.redis.quit(), platform.queueConnection.quit()]);
+  // QUIT fails on a client that is still connecting (or cannot connect), and the socket would
+  // then keep the process alive; disconnect() closes it in every state.
+  platform.redis.disconnect();
+  platform.queueConnection.disconnect();
   await platform.db.destroy();
 }

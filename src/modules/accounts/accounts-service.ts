@@ -1,6 +1,7 @@
 // The rules of accounts: registration, login for users and staff, sessions, and resolving a
 // bearer token to a principal.
 import { randomUUID } from 'node:crypto';
+import { DecryptionError } from '../../platform/crypto/aead.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
 import type { Principal, StaffRole } from '../../platform/http/auth.js';
@@ -38,6 +39,11 @@ export interface LoginResult {
   account: Account;
 }
 
+/** DecryptionError -> null; anything else (a database outage) still propagates. */
+const rejectUnreadable = (error: unknown): null => {
+  if (error instanceof DecryptionError) return null;
+  throw error;
+};
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
@@ -110,7 +116,8 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       if (!token.startsWith(SESSION_TOKEN_PREFIX)) return null;
       const record = await repo.findLiveSession(sha256(token), session.idleMinutes);
       if (!record || record.ownerKind !== kind) return null;
-      await readSessionData(record);
+      // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
+      if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
       const account = await repo.findById(kind, record.ownerId);
       if (!account || account.disabledAt) return null;
       await repo.touchSession(record.id);
@@ -131,14 +138,20 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
 
     async listSessions(kind: AccountKind, ownerId: string, currentSessionId: string): Promise<SessionView[]> {
       const records = await repo.listLiveSessions(kind, ownerId, session.idleMinutes);
-      return Promise.all(records.map(async (record) => ({
-        id: record.id,
-        ...(await readSessionData(record)),
-        createdAt: record.createdAt.toISOString(),
-        lastSeenAt: record.lastSeenAt.toISOString(),
-        expiresAt: record.expiresAt.toISOString(),
-        current: record.id === currentSessionId,
-      })));
+      const views = await Promise.all(records.map(async (record): Promise<SessionView | null> => {
+        const data = await readSessionData(record).catch(rejectUnreadable);
+        // An unreadable session cannot be used (resolveSession refuses it), so it is not listed.
+        if (!data) return null;
+        return {
+          id: record.id,
+          ...data,
+          createdAt: record.createdAt.toISOString(),
+          lastSeenAt: record.lastSeenAt.toISOString(),
+          expiresAt: record.expiresAt.toISOString(),
+          current: record.id === currentSessionId,
+        };
+      }));
+      return views.filter((view): view is SessionView => view !== null);
     },
 
     async revokeSession(kind: AccountKind, ownerId: string, sessionId: string): Promise<void> {

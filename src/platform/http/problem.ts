@@ -100,7 +100,7 @@ const postgresDownCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 function isDependencyDown(error: Record<string, unknown>): 'PostgreSQL' | 'Redis' | undefined {
   const name = String(error.name ?? '');
   const message = String(error.message ?? '');
-  if (name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|enableOfflineQueue/i.test(message)) return 'Redis';
+  if (name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|enableOfflineQueue|Command timed out/i.test(message)) return 'Redis';
   if (name === 'KnexTimeoutError' || /Timeout acquiring a connection|Connection terminated/i.test(message)) return 'PostgreSQL';
   if (typeof error.code === 'string' && postgresDownCodes.has(error.code)) {
     return /6379|redis/i.test(message) ? 'Redis' : 'PostgreSQL';
