@@ -9,7 +9,7 @@
 //    the real sealer, checkpointed, then verified by the same code `custos audit verify` runs.
 // Results are written to bench/results/audit.md.
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, freemem, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
@@ -153,7 +153,7 @@ async function main() {
     '# Audit trail benchmark',
     '',
     `Command: \`npx tsx bench/audit/audit.bench.ts --seconds ${SECONDS} --concurrency ${CONCURRENCY} --events ${EVENTS}\``,
-    `Machine: ${cpus().length} CPU (\`nproc\`), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), shared with other work; PostgreSQL and Redis on the same host.`,
+    `Machine: ${cpus().length} CPU (\`nproc\`), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end (shared with other work); PostgreSQL and Redis on the same host.`,
     `Medians of ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONCURRENCY} concurrent callers. Background sealing runs during audited rounds.`,
     '',
     '## Audited staff reads vs the same reads without auditing',
