@@ -18,8 +18,9 @@ export function startInProcessWorkers(): RunningRole {
 
 /** `custos worker` as a separate process with the test environment, so it can be SIGKILLed. */
 export function startChildWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.on('data', () => {});
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], { env: { ...process.env, CUSTOS_LOG_LEVEL: process.env.PRIVACY_TEST_DEBUG ? 'info' : 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (c: Buffer) => { if (process.env.PRIVACY_TEST_DEBUG) process.stderr.write(c); });
+  child.stderr?.on('data', (c: Buffer) => { if (process.env.PRIVACY_TEST_DEBUG) process.stderr.write(c); });
   return child;
 }
 

@@ -41,12 +41,13 @@ export function accountsPersonalData(db: Knex, fieldCipher: Pick<FieldCipher, 'd
         name: 'sessions',
         description: 'Every login session: times, user agent, IP address and the second factor used.',
         async *rows(userId) {
-          // Keyset paging: one batch in memory at a time, whatever the number of sessions.
-          let after: { created_at: Date; id: string } | undefined;
+          // Keyset paging on the id: one batch in memory at a time, whatever the number of sessions.
+          // (Not on created_at: a JS Date drops PostgreSQL's microseconds, so the key would never advance.)
+          let after: string | undefined;
           for (;;) {
-            const q = db('sessions').where({ user_id: userId }).orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(BATCH)
+            const q = db('sessions').where({ user_id: userId }).orderBy('id').limit(BATCH)
               .select('id', 'data_enc', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at');
-            if (after) q.andWhereRaw('(created_at, id) > (?, ?)', [after.created_at, after.id]);
+            if (after) q.andWhere('id', '>', after);
             const rows = await q;
             for (const row of rows) {
               const data = await fieldCipher.decryptJson<SessionData>({ table: 'sessions', column: 'data_enc', rowId: row.id }, row.data_enc);
@@ -56,7 +57,7 @@ export function accountsPersonalData(db: Knex, fieldCipher: Pick<FieldCipher, 'd
               };
             }
             if (rows.length < BATCH) return;
-            after = rows[rows.length - 1];
+            after = rows[rows.length - 1].id;
           }
         },
       },
