@@ -57,5 +57,9 @@ describe('backups: ops view and nightly job', function () {
     expect(first.map((r) => r.kind)).to.deep.equal(['data', 'keystore']);
     const again = await backups.runScheduled('2030-01-02');
     expect(again.map((r) => r.id)).to.deep.equal(first.map((r) => r.id));
+    // The key-store backup restores on its own, with the same row counts as the key store had.
+    const keystore = await backups.verify({ id: first[1].id });
+    expect(keystore.ok, keystore.error).to.equal(true);
+    expect(keystore.tables.map((t) => t.table)).to.deep.equal(['keystore.data_keys']);
   });
 });
