@@ -27,7 +27,9 @@ export async function startServer(container: Container): Promise<RunningServer> 
     if (config.tls.redirectPort) {
       const redirect = http.createServer((req, res) => {
         const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
-        const port = config.port === 443 ? '' : `:${config.port}`;
+        // The port actually bound (PORT=0 picks a free one), not the configured number.
+        const bound = (main.address() as AddressInfo | null)?.port ?? config.port;
+        const port = bound === 443 ? '' : `:${bound}`;
         res.writeHead(308, { Location: `https://${host}${port}${req.url ?? '/'}` }).end();
       });
       await new Promise<void>((resolve) => redirect.listen(config.tls!.redirectPort, config.host, resolve));

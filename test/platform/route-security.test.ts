@@ -1,0 +1,100 @@
+// The route × principal table (after Unkey's runCommonRouteTests): for EVERY operation of the
+// merged OpenAPI document that requires a principal, each principal that the operation does not
+// admit is turned away before any handler runs. Routes other engineers add are covered
+// automatically, because the table is built from loadOpenApi().
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { api } from '../support/app.js';
+import { createStaff, createUser, strongPassword, uniqueEmail } from '../support/accounts.js';
+import { expectProblem } from '../support/problems.js';
+import { listOperations, loadOpenApi, type BoundOperation } from '../../src/platform/http/openapi.js';
+import { STAFF_ROLES, type StaffRole } from '../../src/platform/http/auth.js';
+
+const document = loadOpenApi();
+const defaultSecurity = document.security ?? [{ userSession: [] }];
+const requirementsOf = (op: BoundOperation) => op.operation.security ?? defaultSecurity;
+const isPublic = (op: BoundOperation) => requirementsOf(op).length === 0 || requirementsOf(op).some((r) => Object.keys(r).length === 0);
+const admits = (op: BoundOperation, scheme: string) => requirementsOf(op).some((r) => scheme in r);
+const protectedOperations = listOperations(document).filter((op) => !isPublic(op));
+const pathOf = (op: BoundOperation) => op.expressPath.replace(/:[^/]+/g, () => randomUUID());
+const call = (op: BoundOperation, headers: Record<string, string> = {}) => api()[op.method](pathOf(op)).set(headers);
+
+describe('platform: route × principal table', function () {
+  this.timeout(120_000);
+  let user: Awaited<ReturnType<typeof createUser>>;
+  const staff = {} as Record<StaffRole, Awaited<ReturnType<typeof createStaff>>>;
+  let unconfirmedStaff: { Authorization: string };
+
+  before(async () => {
+    user = await createUser('table');
+    for (const role of STAFF_ROLES) staff[role] = await createStaff(role);
+    const { testContainer } = await import('../support/app.js');
+    const email = uniqueEmail('unconfirmed');
+    const password = strongPassword();
+    await testContainer().accounts.createStaff(email, 'admin', password);
+    const login = await api().post('/api/v1/staff/auth/login').send({ email, password });
+    unconfirmedStaff = { Authorization: `Bearer ${login.body.token}` };
+  });
+
+  it('the table is not empty and every protected operation names only known schemes', () => {
+    expect(protectedOperations.length).to.be.greaterThan(5);
+    const known = Object.keys(document.components.securitySchemes ?? {});
+    for (const op of protectedOperations) {
+      for (const requirement of requirementsOf(op)) {
+        for (const scheme of Object.keys(requirement)) expect(known, `${op.operationId} uses ${scheme}`).to.include(scheme);
+      }
+    }
+  });
+
+  for (const op of protectedOperations) {
+    describe(`${op.method.toUpperCase()} ${op.openapiPath} (${op.operationId})`, () => {
+      it('401 without a token, with a malformed one, and with a forged one', async () => {
+        const missing = await call(op);
+        expectProblem(missing, 401);
+        expect(missing.headers['www-authenticate']).to.equal('Bearer');
+        expectProblem(await call(op, { Authorization: 'Bearer' }), 401);
+        expectProblem(await call(op, { Authorization: `Bearer cst_${'A'.repeat(43)}` }), 401);
+      });
+
+      if (!admits(op, 'userSession')) {
+        it('refuses a user session (401/403)', async () => {
+          const res = await call(op, user.auth);
+          expect([401, 403]).to.include(res.status);
+          expectProblem(res, res.status);
+        });
+      }
+
+      if (!admits(op, 'staffSession') && !admits(op, 'staffEnrolment')) {
+        it('refuses every staff role (401/403)', async () => {
+          for (const role of STAFF_ROLES) {
+            const res = await call(op, staff[role].auth);
+            expect([401, 403], role).to.include(res.status);
+            expectProblem(res, res.status);
+          }
+        });
+      }
+
+      if (admits(op, 'staffSession') && !admits(op, 'staffEnrolment')) {
+        it('refuses a staff session without confirmed TOTP (403)', async () => {
+          expectProblem(await call(op, unconfirmedStaff), 403);
+        });
+      }
+
+      const roles = op.operation['x-custos-roles'];
+      if (roles && (admits(op, 'staffSession') || admits(op, 'staffEnrolment'))) {
+        for (const role of STAFF_ROLES.filter((r) => !roles.includes(r))) {
+          it(`refuses role ${role} (403; needs ${roles.join('/')})`, async () => {
+            const body = expectProblem(await call(op, staff[role].auth), 403);
+            expect(String(body.detail)).to.match(/needs one of the roles/);
+          });
+        }
+      }
+    });
+  }
+
+  it('every principal used above is still valid (so the refusals were about the route)', async () => {
+    expect((await api().get('/api/v1/me').set(user.auth)).status).to.equal(200);
+    for (const role of STAFF_ROLES) expect((await api().get('/api/v1/staff/me').set(staff[role].auth)).status, role).to.equal(200);
+    expect((await api().get('/api/v1/staff/me').set(unconfirmedStaff)).status).to.equal(200);
+  });
+});
