@@ -26,8 +26,8 @@ export function createContainer(config: Config, logger?: Logger): Container {
   const platform = createPlatform(config, logger);
   const accounts = registerAccounts(platform);
   const backups = registerBackups(platform);
-  const audit = registerAudit(platform, accounts.service);
   const chat = registerChat(platform);
+  const audit = registerAudit(platform, accounts.service, chat.service);
   const privacy = registerPrivacy(platform, accounts.service, () => modules);
   const modules: ModuleRegistration[] = [accounts.registration, backups.registration];
   modules.push(audit.registration);

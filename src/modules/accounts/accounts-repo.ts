@@ -144,6 +144,13 @@ export function createAccountsRepo(db: Knex) {
       return query.update({ revoked_at: db.fn.now() });
     },
 
+    /** Switches a user between 'active' and 'locked'; null when there is no such user or it is pending deletion. */
+    async setUserLocked(userId: string, locked: boolean): Promise<'active' | 'locked' | null> {
+      const rows = await db('users').where({ id: userId }).whereIn('status', ['active', 'locked'])
+        .update({ status: locked ? 'locked' : 'active' }).returning('status');
+      return rows[0]?.status ?? null;
+    },
+
     async listStaff(): Promise<Account[]> {
       const rows = await db('staff_members').orderBy('created_at');
       return rows.map((row: AccountRow) => toAccount('staff', row));

@@ -161,6 +161,17 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     revokeOtherSessions: (kind: AccountKind, ownerId: string, currentSessionId: string) => repo.revokeAllSessions(kind, ownerId, currentSessionId),
     revokeAllSessions: (kind: AccountKind, ownerId: string) => repo.revokeAllSessions(kind, ownerId),
 
+    /**
+     * Staff lock or unlock (the audit module records it). Locking also ends every session, since
+     * only login checks the status. An account pending deletion keeps that status.
+     */
+    async setUserLocked(userId: string, locked: boolean): Promise<{ status: 'active' | 'locked'; revokedSessions: number }> {
+      const account = await this.getAccount('user', userId);
+      const status = await repo.setUserLocked(userId, locked);
+      if (!status) throw new ConflictError(`This account is ${account.status?.replace('_', ' ')}; it cannot be ${locked ? 'locked' : 'unlocked'}.`);
+      return { status, revokedSessions: locked ? await repo.revokeAllSessions('user', userId) : 0 };
+    },
+
     async getAccount(kind: AccountKind, id: string): Promise<Account> {
       const account = await repo.findById(kind, id);
       if (!account) throw new NotFoundError('No such account.');

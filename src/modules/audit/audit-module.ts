@@ -8,11 +8,12 @@ import { createAuditIntegrity } from './audit-integrity.js';
 import { createAuditRepo } from './audit-repo.js';
 import { auditRoutes } from './audit-routes.js';
 import { createAuditService, requestContext } from './audit-service.js';
-import { STAFF_ACCESS_ACTIONS, staffAccessRoutes } from './staff-access-routes.js';
+import { STAFF_ACCESS_ACTIONS, auditedAccess, resourceIdsFor, staffAccessRoutes } from './staff-access-routes.js';
+import { staffUserDataRoutes, type ChatReads } from './staff-user-data-routes.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function registerAudit(platform: Platform, accounts: AccountsService) {
+export function registerAudit(platform: Platform, accounts: AccountsService, chat: ChatReads) {
   const { config, db, signer, logger } = platform;
   const repo = createAuditRepo(db);
   const integrity = createAuditIntegrity({ repo, signer });
@@ -39,8 +40,8 @@ export function registerAudit(platform: Platform, accounts: AccountsService) {
     if (principal?.kind !== 'staff') return;
     // Denials happen in middleware, before Express matched the route: path parameters come from
     // the validator's match of the OpenAPI path.
-    const pathUserId = (req as unknown as { openapi?: { pathParams?: Record<string, string> } }).openapi?.pathParams?.userId ?? req.params?.userId;
-    const userId = typeof pathUserId === 'string' && uuid.test(pathUserId) ? pathUserId : null;
+    const pathParams = (req as unknown as { openapi?: { pathParams?: Record<string, string> } }).openapi?.pathParams ?? req.params;
+    const userId = typeof pathParams?.userId === 'string' && uuid.test(pathParams.userId) ? pathParams.userId : null;
     const reason = req.get('x-access-reason');
     try {
       await service.record({
@@ -49,7 +50,7 @@ export function registerAudit(platform: Platform, accounts: AccountsService) {
         outcome: 'denied',
         subjectUserId: userId,
         resourceType: STAFF_ACCESS_ACTIONS[denial.operationId]?.resourceType ?? null,
-        resourceIds: userId ? [userId] : [],
+        resourceIds: resourceIdsFor(denial.operationId, pathParams),
         reason: reason?.slice(0, 64) ?? null,
         justification: req.get('x-access-justification')?.slice(0, 500) || null,
         detail: `denied: ${denial.reason}`,
@@ -61,9 +62,10 @@ export function registerAudit(platform: Platform, accounts: AccountsService) {
     }
   }
 
+  const audited = auditedAccess(service);
   const registration: ModuleRegistration = {
     name: 'audit',
-    routes: { ...auditRoutes(service), ...staffAccessRoutes(service, accounts) },
+    routes: { ...auditRoutes(service), ...staffAccessRoutes(audited, accounts), ...staffUserDataRoutes(audited, accounts, chat) },
     onDenied,
     personalData: {
       collections: [{

@@ -10,12 +10,32 @@ import type { AccountsService } from '../accounts/accounts-service.js';
 import { requestContext, type AuditService } from './audit-service.js';
 import { ACCESS_REASONS, type AccessReason } from './audit-types.js';
 
-/** operationId -> the action recorded, and what kind of resource it touches. */
-export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType: string }> = {
+/**
+ * operationId -> the action recorded, what kind of resource it touches, and which path parameter
+ * (after the user id) names the resource, so the event says exactly what was read or changed.
+ */
+export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType: string; idParam?: string }> = {
   adminGetUser: { action: 'admin.user.read', resourceType: 'account' },
   adminListUserSessions: { action: 'admin.user.sessions.read', resourceType: 'sessions' },
   adminRevokeUserSessions: { action: 'admin.user.sessions.revoke', resourceType: 'sessions' },
+  adminListUserChats: { action: 'admin.user.chats.read', resourceType: 'chats' },
+  adminListUserMessages: { action: 'admin.user.messages.read', resourceType: 'chat_messages', idParam: 'chatId' },
+  adminListUserFiles: { action: 'admin.user.files.read', resourceType: 'files' },
+  adminGetUserFileText: { action: 'admin.user.file_text.read', resourceType: 'file_text', idParam: 'fileId' },
+  adminListUserSmartFolders: { action: 'admin.user.smart_folders.read', resourceType: 'smart_folders' },
+  adminListUserAssistants: { action: 'admin.user.assistants.read', resourceType: 'assistants' },
+  adminListUserTransactions: { action: 'admin.user.transactions.read', resourceType: 'transactions' },
+  adminLockUser: { action: 'admin.user.lock', resourceType: 'account' },
+  adminUnlockUser: { action: 'admin.user.unlock', resourceType: 'account' },
 };
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The resource ids an event names: the user, then the specific resource when the path has one. */
+export function resourceIdsFor(operationId: string, params: Record<string, unknown> | undefined): string[] {
+  const ids = [params?.userId, params?.[STAFF_ACCESS_ACTIONS[operationId]?.idParam ?? '']];
+  return ids.filter((id): id is string => typeof id === 'string' && uuid.test(id));
+}
 
 export function accessReason(req: Request): { reason: AccessReason; justification: string } | { problem: string } {
   const reason = req.get('x-access-reason');
@@ -27,28 +47,37 @@ export function accessReason(req: Request): { reason: AccessReason; justificatio
   return { reason: reason as AccessReason, justification };
 }
 
-type Accounts = Pick<AccountsService, 'getAccount' | 'listSessions' | 'revokeAllSessions'>;
+type Accounts = Pick<AccountsService, 'getAccount' | 'listSessions' | 'revokeAllSessions' | 'setUserLocked'>;
+export type Audited = <T>(req: Request, operationId: string, work: (userId: string) => Promise<T>) => Promise<T>;
 
-export function staffAccessRoutes(audit: Pick<AuditService, 'record'>, accounts: Accounts): RouteTable {
-  async function audited<T>(req: Request, operationId: string, work: (userId: string) => Promise<T>): Promise<T> {
+/**
+ * Wraps a staff read or change: records the access (staff, reason, justification, resource ids)
+ * and awaits its commit before `work` runs; a failure of `work` is recorded as 'failed' too, so an
+ * attempt on another user's resource (404) stays visible.
+ */
+export function auditedAccess(audit: Pick<AuditService, 'record'>): Audited {
+  return async function audited<T>(req: Request, operationId: string, work: (userId: string) => Promise<T>): Promise<T> {
     const staff = requireStaff(req);
     const userId = String(req.params.userId);
     const { action, resourceType } = STAFF_ACCESS_ACTIONS[operationId];
+    const { limit, cursor } = req.query as { limit?: unknown; cursor?: unknown };
     const base = {
       actor: { kind: 'staff' as const, staffId: staff.staffId, email: staff.email, role: staff.role },
       action,
       subjectUserId: userId,
       resourceType,
-      resourceIds: [userId],
+      resourceIds: resourceIdsFor(operationId, req.params),
       ...requestContext(req),
     };
+    // Which page of a listing was read, so the trail says what the staff member saw.
+    const page = limit !== undefined || cursor !== undefined ? `page limit=${limit ?? 'default'}${cursor ? ` cursor=${String(cursor).slice(0, 100)}` : ''}` : null;
     const stated = accessReason(req);
     if ('problem' in stated) {
       // The validator rejects these first; kept so the rule holds even without it.
       await audit.record({ ...base, outcome: 'denied', detail: `invalid request: ${stated.problem}` });
       throw new BadRequestError(stated.problem);
     }
-    await audit.record({ ...base, ...stated, outcome: 'allowed' });
+    await audit.record({ ...base, ...stated, outcome: 'allowed', detail: page });
     try {
       return await work(userId);
     } catch (error) {
@@ -56,8 +85,10 @@ export function staffAccessRoutes(audit: Pick<AuditService, 'record'>, accounts:
       await audit.record({ ...base, ...stated, outcome: 'failed', detail: `${problem.status} ${problem.title}` }).catch(() => {});
       throw error;
     }
-  }
+  };
+}
 
+export function staffAccessRoutes(audited: Audited, accounts: Accounts): RouteTable {
   return {
     adminGetUser: async (req, res) => {
       const account = await audited(req, 'adminGetUser', (id) => accounts.getAccount('user', id));
@@ -82,6 +113,14 @@ export function staffAccessRoutes(audit: Pick<AuditService, 'record'>, accounts:
         return accounts.revokeAllSessions('user', id);
       });
       res.json({ revoked });
+    },
+    adminLockUser: async (req, res) => {
+      const result = await audited(req, 'adminLockUser', (id) => accounts.setUserLocked(id, true));
+      res.json({ id: String(req.params.userId), ...result });
+    },
+    adminUnlockUser: async (req, res) => {
+      const result = await audited(req, 'adminUnlockUser', (id) => accounts.setUserLocked(id, false));
+      res.json({ id: String(req.params.userId), ...result });
     },
   };
 }
