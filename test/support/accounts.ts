@@ -48,10 +48,13 @@ export async function createStaff(role: StaffRole): Promise<TestStaff> {
   const enrol = await api().post('/api/v1/staff/me/2fa/totp').set(enrolAuth);
   expect(enrol.status, JSON.stringify(enrol.body)).to.equal(201);
   const totpSecret = enrol.body.secret as string;
-  // Use the previous time step for confirmation so the login below can use the current one.
-  const confirm = await api().post('/api/v1/staff/me/2fa/totp/confirm').set(enrolAuth).send({ code: totpCode(totpSecret, Date.now() - 30_000) });
+  // Confirm with the current step and log in with the next one: the server accepts one step of
+  // drift, and the login step is always later than the confirmed one (no replay), even when a
+  // step boundary passes in between. (Confirming with the previous step failed whenever a
+  // boundary passed between computing the code and the server checking it.)
+  const confirm = await api().post('/api/v1/staff/me/2fa/totp/confirm').set(enrolAuth).send({ code: totpCode(totpSecret) });
   expect(confirm.status, JSON.stringify(confirm.body)).to.equal(200);
-  const login = await api().post('/api/v1/staff/auth/login').send({ email, password, totp: totpCode(totpSecret) });
+  const login = await api().post('/api/v1/staff/auth/login').send({ email, password, totp: totpCode(totpSecret, Date.now() + 30_000) });
   expect(login.status, JSON.stringify(login.body)).to.equal(200);
   return { id: account.id, email, password, role, totpSecret, token: login.body.token, auth: { Authorization: `Bearer ${login.body.token}` } };
 }
