@@ -109,6 +109,15 @@ describe('chat: files', () => {
       expect(res.body.detail).to.match(/DOCX/);
     });
 
+    it('a DOCX that would inflate past the limit (zip bomb) is 422 before it is inflated', async function () {
+      this.timeout(60_000);
+      const bomb = await makeDocx(['tiny'], { zeroPaddingBytes: 300 * 1024 * 1024 });
+      expect(bomb.length).to.be.below(2 * 1024 * 1024);
+      const res = await upload(victim, 'bomb.docx', bomb);
+      expect(res.status, JSON.stringify(res.body)).to.equal(422);
+      expect(res.body.detail).to.match(/expand/);
+    });
+
     it('binary data named .txt is 422', async () => {
       const res = await upload(victim, 'blob.txt', Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x02]));
       expect(res.status).to.equal(422);

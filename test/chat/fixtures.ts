@@ -3,6 +3,7 @@
 import ExcelJS from 'exceljs';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { ZipArchive } from 'archiver';
+import { Readable } from 'node:stream';
 
 export async function makePdf(lines: string[]): Promise<Buffer> {
   const doc = await PDFDocument.create();
@@ -16,7 +17,7 @@ export async function makePdf(lines: string[]): Promise<Buffer> {
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The smallest DOCX Word and mammoth accept: content types, the package relationship, one document part. */
-export async function makeDocx(paragraphs: string[]): Promise<Buffer> {
+export async function makeDocx(paragraphs: string[], options: { zeroPaddingBytes?: number } = {}): Promise<Buffer> {
   const zip = new ZipArchive({ zlib: { level: 6 } });
   const parts: Buffer[] = [];
   zip.on('data', (chunk: Buffer) => parts.push(chunk));
@@ -35,6 +36,13 @@ export async function makeDocx(paragraphs: string[]): Promise<Buffer> {
 <w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>
 ${paragraphs.map((p) => `<w:p><w:r><w:t xml:space="preserve">${xmlEscape(p)}</w:t></w:r></w:p>`).join('\n')}
 </w:body></w:document>`, { name: 'word/document.xml' });
+  if (options.zeroPaddingBytes) {
+    // A zip bomb: megabytes of zeros deflate to almost nothing.
+    const chunk = Buffer.alloc(1024 * 1024);
+    let left = options.zeroPaddingBytes;
+    const zeros = new Readable({ read() { if (left <= 0) { this.push(null); return; } const n = Math.min(left, chunk.length); left -= n; this.push(chunk.subarray(0, n)); } });
+    zip.append(zeros, { name: 'word/media/padding.bin' });
+  }
   await zip.finalize();
   await done;
   return Buffer.concat(parts);

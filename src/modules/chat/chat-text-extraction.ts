@@ -38,6 +38,39 @@ const corrupt = (kind: FileKind, why: string) =>
   new UnprocessableError(`The file could not be read as ${kind.toUpperCase()}: ${why}. Nothing was stored; check the file opens in its usual application and upload it again.`);
 
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+/** DOCX/XLSX are zips: a few MiB can inflate to many GiB (a zip bomb) inside mammoth or exceljs. */
+export const MAX_EXPANDED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Sum of the uncompressed sizes the zip's central directory declares (APPNOTE 4.3.12/4.3.16),
+ * checked before any inflation. ZIP64 entries (sizes of 0xFFFFFFFF) count as over the limit:
+ * no legitimate upload under the size limit needs them.
+ */
+function zipExpandedSize(bytes: Buffer): number | undefined {
+  const floor = Math.max(0, bytes.length - 22 - 0xffff);
+  let eocd = -1;
+  for (let i = bytes.length - 22; i >= floor; i -= 1) {
+    if (bytes.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) return undefined;
+  const entries = bytes.readUInt16LE(eocd + 10);
+  let offset = bytes.readUInt32LE(eocd + 16);
+  let total = 0;
+  for (let n = 0; n < entries; n += 1) {
+    if (offset + 46 > bytes.length || bytes.readUInt32LE(offset) !== 0x02014b50) return undefined;
+    const size = bytes.readUInt32LE(offset + 24);
+    total += size === 0xffffffff ? Number.POSITIVE_INFINITY : size;
+    offset += 46 + bytes.readUInt16LE(offset + 28) + bytes.readUInt16LE(offset + 30) + bytes.readUInt16LE(offset + 32);
+  }
+  return total;
+}
+
+function checkZip(kind: FileKind, bytes: Buffer) {
+  if (!bytes.subarray(0, 4).equals(ZIP_MAGIC)) throw corrupt(kind, `it is not a ${kind.toUpperCase()} (zip) container`);
+  const expanded = zipExpandedSize(bytes);
+  if (expanded === undefined) throw corrupt(kind, 'its zip directory is damaged');
+  if (expanded > MAX_EXPANDED_BYTES) throw corrupt(kind, `it would expand to more than ${MAX_EXPANDED_BYTES} bytes`);
+}
 
 async function pdfText(bytes: Buffer): Promise<string> {
   if (!bytes.subarray(0, 1024).includes('%PDF-')) throw corrupt('pdf', 'it has no PDF header');
@@ -74,7 +107,7 @@ async function pdfText(bytes: Buffer): Promise<string> {
 }
 
 async function docxText(bytes: Buffer): Promise<string> {
-  if (!bytes.subarray(0, 4).equals(ZIP_MAGIC)) throw corrupt('docx', 'it is not a DOCX (zip) container');
+  checkZip('docx', bytes);
   try {
     const result = await mammoth.extractRawText({ buffer: bytes });
     return result.value.trim();
@@ -95,7 +128,7 @@ function cellText(value: ExcelJS.CellValue): string {
 }
 
 async function xlsxText(bytes: Buffer): Promise<string> {
-  if (!bytes.subarray(0, 4).equals(ZIP_MAGIC)) throw corrupt('xlsx', 'it is not an XLSX (zip) container');
+  checkZip('xlsx', bytes);
   const workbook = new ExcelJS.Workbook();
   try {
     await workbook.xlsx.load(bytes as unknown as ArrayBuffer);
