@@ -1,22 +1,30 @@
-// Benchmark of the privacy jobs (issue 4). Run: npx tsx bench/privacy/privacy-bench.ts [--messages N] [--files N] [--rows N]
-// 1. Export of a user with N messages (~500 B each) and F files (10 KiB each): plaintext MB/s and
-//    peak RSS of this process (which runs the export exactly as a worker does), against a floor
-//    pipeline over the same rows in the same session: psql COPY | zip | gpg --symmetric.
-// 2. Deletion of a user with R rows (messages), timed, while another user's message list is
-//    read in a loop; its p99 is compared with a baseline measured just before.
-import { execSync, spawnSync } from 'node:child_process';
+// Benchmark of the privacy jobs (issue 4).
+// Run: npx tsx bench/privacy/privacy-bench.ts [--part all|export|deletion] [--messages 50000,100000] [--files 200]
+//        [--rows 1000000] [--runs 3] [--out bench/results/privacy.md]
+// 1. Export of a user with N messages (~400 B each) and F files (10 KiB each), run by a separate
+//    `custos worker` process (node --import tsx src/cli.ts worker): plaintext MB/s from the
+//    request's started/completed times, and the worker's peak RSS read from /proc/<pid>/status
+//    (VmHWM) after the job, next to the same worker's RSS when idle. Two sizes show whether memory
+//    stays flat. Floor over the same rows in the same session: psql COPY | zip | gpg --symmetric.
+// 2. Deletion of a user with R rows (messages), timed, while another user's message list is read
+//    in a loop; its p99 is compared with a baseline measured just before, R runs, medians.
+import { execSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { freemem, totalmem, cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
+import { DELETION_BATCH_ROWS } from '../../src/modules/privacy/privacy-deletion.js';
 
-const arg = (name: string, dflt: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
-const MESSAGES = arg('messages', 100_000);
-const FILES = arg('files', 200);
-const ROWS = arg('rows', 1_000_000);
+const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const PART = arg('part', 'all');
+const SIZES = arg('messages', '50000,100000').split(',').map(Number);
+const FILES = Number(arg('files', '200'));
+const ROWS = Number(arg('rows', '1000000'));
+const RUNS = Number(arg('runs', '3'));
+const OUT = arg('out', 'bench/results/privacy.md');
 const DB = 'custos_bench_privacy';
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
 const url = withDatabaseName(base, DB);
@@ -27,8 +35,9 @@ await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
 await admin.raw(`CREATE DATABASE "${DB}"`);
 await admin.destroy();
 const c = createContainer(loadConfig(process.env));
-const { db, fieldCipher } = c.platform;
+const { db, fieldCipher, queues, redis } = c.platform;
 await migrateLatest(db);
+for (const key of await redis.keys('custos_bench_privacy:*')) await redis.del(key);
 const chat = (c as unknown as { chat: Record<string, (...a: any[]) => Promise<any>> }).chat;
 
 async function seedUser(label: string, messages: number, files: number) {
@@ -48,79 +57,120 @@ async function seedUser(label: string, messages: number, files: number) {
 
 const lines: string[] = [];
 const say = (s: string) => { lines.push(s); process.stdout.write(`${s}\n`); };
-say(`# Privacy benchmark\n\nCommand: \`npx tsx bench/privacy/privacy-bench.ts --messages ${MESSAGES} --files ${FILES} --rows ${ROWS}\``);
-say(`Machine: nproc ${cpus().length}, memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB), shared with other engineers' test runs.\n`);
+const load = () => execSync('uptime').toString().trim().replace(/^.*load average/, 'load average');
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+say(`# Privacy benchmark\n\nCommand: \`npx tsx bench/privacy/privacy-bench.ts --part ${PART} --messages ${SIZES.join(',')} --files ${FILES} --rows ${ROWS} --runs ${RUNS}\``);
+say(`Machine: nproc ${cpus().length}, memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB), shared with other engineers' test runs. ${new Date().toISOString()}\n`);
 
-// ---- export ----
-const t0 = Date.now();
-const exporter = await seedUser('exporter', MESSAGES, FILES);
-say(`Seeded ${MESSAGES} messages and ${FILES} files in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
-// The row is written directly (the HTTP path re-authenticates with a password), then the job runs as a worker would.
-const id = randomUUID();
-await db('privacy_requests').insert({ id, user_id: exporter.user.id, type: 'export', state: 'received', due_at: new Date(Date.now() + 30 * 86_400_000),
-  passphrase_enc: await fieldCipher.encryptText(exporter.user.id, { table: 'privacy_requests', column: 'passphrase_enc', rowId: id }, 'bench passphrase 123') });
-let peak = process.memoryUsage().rss;
-const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
-const e0 = Date.now();
-await c.privacy.runExport(id);
-const exportMs = Date.now() - e0;
-clearInterval(sampler);
-const done = await db('privacy_requests').where({ id }).first();
-if (done.state !== 'completed') throw new Error(`export ended ${done.state} ${done.last_error}`);
-const mbps = Number(done.plaintext_bytes) / 2 ** 20 / (exportMs / 1000);
+// ---- export, in a separate worker process ----
+const status = (pid: number) => {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
+  return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
+};
 
-mkdirSync('.local/bench-tmp', { recursive: true });
-const f0 = Date.now();
-const floor = spawnSync('sh', ['-c', `psql "${url}" -c "COPY (SELECT id, role, encode(content_enc, 'base64'), created_at FROM messages WHERE user_id = '${exporter.user.id}') TO STDOUT" | zip -q - - | gpg --batch --yes --pinentry-mode loopback --passphrase floor --symmetric --cipher-algo AES256 -o .local/bench-tmp/floor.gpg && stat -c %s .local/bench-tmp/floor.gpg`], { encoding: 'utf8' });
-const floorMs = Date.now() - f0;
-const copyBytes = Number(execSync(`psql "${url}" -Atc "SELECT sum(length(id::text) + length(role) + length(encode(content_enc, 'base64')) + 40) FROM messages WHERE user_id = '${exporter.user.id}'"`).toString());
-const floorMbps = copyBytes / 2 ** 20 / (floorMs / 1000);
-say('## Export');
-say(`| measure | Custos export job | floor (psql COPY \\| zip \\| gpg --symmetric) |\n| --- | --- | --- |`);
-say(`| plaintext bytes | ${done.plaintext_bytes} (decrypted JSON + ${FILES} files) | ${copyBytes} (ciphertext as base64, messages only${floor.status === 0 ? '' : ', FAILED'}) |`);
-say(`| time | ${(exportMs / 1000).toFixed(2)} s | ${(floorMs / 1000).toFixed(2)} s |`);
-say(`| throughput | ${mbps.toFixed(2)} MB/s | ${floorMbps.toFixed(2)} MB/s |`);
-say(`| ratio to floor | ${(mbps / floorMbps).toFixed(2)}× (goal ≥ 0.5×) | 1× |`);
-say(`| peak RSS | ${(peak / 2 ** 20).toFixed(0)} MiB (goal ≤ 256) | — |\n`);
+async function startWorker(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // Idle means started and settled: the workers connect within a second or two on this machine.
+  await sleep(5000);
+  if (child.exitCode !== null) throw new Error('worker exited');
+  return child;
+}
+async function stopWorker(child: ChildProcess) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function exportOnce(messages: number) {
+  const t0 = Date.now();
+  const exporter = await seedUser(`exporter${messages}`, messages, FILES);
+  say(`Seeded ${messages} messages and ${FILES} files in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
+  const worker = await startWorker();
+  const idle = status(worker.pid!);
+  // The row is written directly (the HTTP path re-authenticates with a password) and enqueued as the API does.
+  const id = randomUUID();
+  await db('privacy_requests').insert({ id, user_id: exporter.user.id, type: 'export', state: 'received', due_at: new Date(Date.now() + 30 * 86_400_000),
+    passphrase_enc: await fieldCipher.encryptText(exporter.user.id, { table: 'privacy_requests', column: 'passphrase_enc', rowId: id }, 'bench passphrase 123') });
+  const loadAt = load();
+  await queues.enqueue('privacy-export', id, { requestId: id });
+  let done;
+  for (;;) {
+    done = await db('privacy_requests').where({ id }).first();
+    if (['completed', 'failed'].includes(done.state)) break;
+    await sleep(200);
+  }
+  const peak = status(worker.pid!);
+  await stopWorker(worker);
+  if (done.state !== 'completed') throw new Error(`export ended ${done.state} ${done.last_error}`);
+  const exportMs = done.completed_at.getTime() - done.started_at.getTime();
+
+  mkdirSync('.local/bench-tmp', { recursive: true });
+  const f0 = Date.now();
+  const floor = spawnSync('sh', ['-c', `psql "${url}" -c "COPY (SELECT id, role, encode(content_enc, 'base64'), created_at FROM messages WHERE user_id = '${exporter.user.id}') TO STDOUT" | zip -q - - | gpg --batch --yes --pinentry-mode loopback --passphrase floor --symmetric --cipher-algo AES256 -o .local/bench-tmp/floor.gpg && stat -c %s .local/bench-tmp/floor.gpg`], { encoding: 'utf8' });
+  const floorMs = Date.now() - f0;
+  const copyBytes = Number(execSync(`psql "${url}" -Atc "SELECT sum(length(id::text) + length(role) + length(encode(content_enc, 'base64')) + 40) FROM messages WHERE user_id = '${exporter.user.id}'"`).toString());
+  return { messages, plaintext: Number(done.plaintext_bytes), artifact: Number(done.artifact_bytes), exportMs, floorMs, copyBytes, floorOk: floor.status === 0, idle, peak, loadAt };
+}
+
+if (PART === 'all' || PART === 'export') {
+  const results = [];
+  for (const n of SIZES) results.push(await exportOnce(n));
+  say('\n## Export (separate `custos worker` process)');
+  say('| messages + files | plaintext | encrypted | Custos time | Custos MB/s | floor MB/s (same rows) | ratio | worker idle RSS | worker peak RSS (VmHWM) | load at start |');
+  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const mbps = r.plaintext / 2 ** 20 / (r.exportMs / 1000);
+    const floorMbps = r.copyBytes / 2 ** 20 / (r.floorMs / 1000);
+    say(`| ${r.messages} + ${FILES} | ${(r.plaintext / 2 ** 20).toFixed(1)} MiB | ${(r.artifact / 2 ** 20).toFixed(1)} MiB | ${(r.exportMs / 1000).toFixed(2)} s | ${mbps.toFixed(2)} | ${floorMbps.toFixed(2)}${r.floorOk ? '' : ' (FAILED)'} | ${(mbps / floorMbps).toFixed(2)}× | ${r.idle.rss.toFixed(0)} MiB | ${r.peak.hwm.toFixed(0)} MiB | ${r.loadAt} |`);
+  }
+}
 
 // ---- deletion under load ----
-const victim = await seedUser('victim', 0, 0);
-const reader = await seedUser('reader', 2000, 0);
-const d0 = Date.now();
-await db.raw(`INSERT INTO messages (id, chat_id, user_id, role, content_enc) SELECT gen_random_uuid(), ?, ?, 'user', gen_random_bytes(200) FROM generate_series(1, ?)`, [victim.chatId, victim.user.id, ROWS]);
-say(`Seeded ${ROWS} rows for the deleted user in ${((Date.now() - d0) / 1000).toFixed(1)} s.`);
-const p99 = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]; };
-async function listLoop(stop: () => boolean, min = 0) {
-  const times: number[] = [];
-  while (!stop() || times.length < min) {
-    const s = performance.now();
-    await chat.listMessages(reader.user.id, reader.chatId, { limit: 50 });
-    times.push(performance.now() - s);
+if (PART === 'all' || PART === 'deletion') {
+  const reader = await seedUser('reader', 2000, 0);
+  const p99 = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]; };
+  async function listLoop(stop: () => boolean, min = 0) {
+    const times: number[] = [];
+    while (!stop() || times.length < min) {
+      const s = performance.now();
+      await chat.listMessages(reader.user.id, reader.chatId, { limit: 50 });
+      times.push(performance.now() - s);
+    }
+    return times;
   }
-  return times;
+  const runs = [];
+  for (let run = 0; run < RUNS; run += 1) {
+    const victim = await seedUser(`victim${run}`, 0, 0);
+    const d0 = Date.now();
+    await db.raw(`INSERT INTO messages (id, chat_id, user_id, role, content_enc) SELECT gen_random_uuid(), ?, ?, 'user', gen_random_bytes(200) FROM generate_series(1, ?)`, [victim.chatId, victim.user.id, ROWS]);
+    await db.raw('VACUUM ANALYZE messages');
+    const seedS = (Date.now() - d0) / 1000;
+    const b0 = Date.now();
+    const baseline = await listLoop(() => Date.now() - b0 > 5000, 50);
+    const delId = randomUUID();
+    await db('privacy_requests').insert({ id: delId, user_id: victim.user.id, type: 'deletion', state: 'scheduled', scheduled_for: new Date(), due_at: new Date(Date.now() + 30 * 86_400_000) });
+    const loadAt = load();
+    let deleting = true;
+    const underLoad = listLoop(() => !deleting, 50);
+    const x0 = Date.now();
+    await c.privacy.runDeletion(delId);
+    const deletionMs = Date.now() - x0;
+    deleting = false;
+    const loaded = await underLoad;
+    const del = await db('privacy_requests').where({ id: delId }).first();
+    const deleted = JSON.parse(del.receipt ?? '{}').deletedRows?.['messages.user_id'] ?? del.state;
+    runs.push({ seedS, deleted, deletionMs, base: p99(baseline), baseN: baseline.length, during: p99(loaded), duringN: loaded.length, loadAt });
+  }
+  say(`\n## Deletion of ${ROWS} rows (batches of ${DELETION_BATCH_ROWS}) while another user's message list is read in a loop`);
+  say('| run | rows deleted | deletion time | list p99 baseline | list p99 during | ratio | load at start |\n| --- | --- | --- | --- | --- | --- | --- |');
+  runs.forEach((r, i) => say(`| ${i + 1} | ${r.deleted} | ${(r.deletionMs / 1000).toFixed(1)} s | ${r.base.toFixed(1)} ms (${r.baseN}) | ${r.during.toFixed(1)} ms (${r.duringN}) | ${(r.during / r.base).toFixed(2)}× | ${r.loadAt} |`));
+  say(`| **median** | | **${(median(runs.map((r) => r.deletionMs)) / 1000).toFixed(1)} s** (goal ≤ 60 s) | ${median(runs.map((r) => r.base)).toFixed(1)} ms | ${median(runs.map((r) => r.during)).toFixed(1)} ms | **${median(runs.map((r) => r.during / r.base)).toFixed(2)}×** (goal ≤ 1.5×) | |`);
 }
-const b0 = Date.now();
-const baseline = await listLoop(() => Date.now() - b0 > 5000, 50);
-const delId = randomUUID();
-await db('privacy_requests').insert({ id: delId, user_id: victim.user.id, type: 'deletion', state: 'scheduled', scheduled_for: new Date(), due_at: new Date(Date.now() + 30 * 86_400_000) });
-let deleting = true;
-const underLoad = listLoop(() => !deleting, 50);
-const x0 = Date.now();
-await c.privacy.runDeletion(delId);
-const deletionMs = Date.now() - x0;
-deleting = false;
-const loaded = await underLoad;
-const del = await db('privacy_requests').where({ id: delId }).first();
-say('## Deletion');
-say(`| measure | value | goal |\n| --- | --- | --- |`);
-say(`| rows deleted | ${JSON.parse(del.receipt ?? '{}').deletedRows?.['messages.user_id'] ?? del.state} | ${ROWS} |`);
-say(`| deletion time | ${(deletionMs / 1000).toFixed(1)} s | ≤ 60 s |`);
-say(`| other user's message list p99, baseline | ${p99(baseline).toFixed(1)} ms (${baseline.length} calls) | |`);
-say(`| … during the deletion | ${p99(loaded).toFixed(1)} ms (${loaded.length} calls) | ≤ 1.5× baseline |`);
-say(`| ratio | ${(p99(loaded) / p99(baseline)).toFixed(2)}× | ≤ 1.5× |`);
 
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/privacy.md', `${lines.join('\n')}\n`);
+writeFileSync(OUT, `${lines.join('\n')}\n`);
 await c.close();
 const cleanup = createDb(withDatabaseName(base, 'postgres'), 1);
 await cleanup.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
