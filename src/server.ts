@@ -51,7 +51,10 @@ export async function startServer(container: Container): Promise<RunningServer> 
     async close() {
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
-        server.close(() => { clearTimeout(force); resolve(); });
+        // A keep-alive connection whose request finishes after close() would otherwise idle for
+        // keepAliveTimeout before the server lets go; sweep idle connections until it closes.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        server.close(() => { clearTimeout(force); clearInterval(sweep); resolve(); });
         server.closeIdleConnections();
       })));
     },
