@@ -10,12 +10,14 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
     .description('Recompute the hash chain and checkpoint signatures; prints "intact up to event N" or the first break. Exit status 1 when broken.')
     .option('--no-seal', 'do not seal pending events first (read-only)')
     .option('--json', 'print the full result as JSON')
-    .action(async (options: { seal: boolean; json?: boolean }) => {
+    .option('--thorough', 'hash every event here instead of letting PostgreSQL recompute event hashes (slower)')
+    .action(async (options: { seal: boolean; json?: boolean; thorough?: boolean }) => {
       const { audit: service } = await ctx.open();
       let bar: ReturnType<CliContext['progress']> | undefined;
       let shown = 0;
       const result = await service.verify({
         seal: options.seal,
+        thorough: options.thorough,
         onProgress: (done, total) => {
           bar ??= ctx.progress('verifying events', total);
           bar.increment(done - shown);

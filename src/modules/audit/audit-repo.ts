@@ -111,6 +111,32 @@ export function createAuditRepo(db: Knex) {
       return rows.map((r: CanonicalRow) => ({ seq: Number(r.seq), canonical: r.canonical }));
     },
 
+    /**
+     * The fast verification pass over a range: PostgreSQL recomputes each event's hash from its
+     * row and compares it with the seal. Returns the seals packed as 73 bytes each (seq as int8,
+     * kind 1 = event / 0 = void, event hash, chain hash) for the verifier to check the chain, and
+     * the sequence numbers whose event does not match its seal (or exists where a void was sealed).
+     */
+    async verifyRange(fromSeq: number, toSeq: number): Promise<{ links: Buffer; suspects: number[] }> {
+      const { rows } = await db.raw(`
+        SELECT coalesce(string_agg(int8send(c.seq) || CASE WHEN c.kind = 'event' THEN '\\x01'::bytea ELSE '\\x00'::bytea END
+                 || c.event_hash || c.chain_hash, ''::bytea ORDER BY c.seq), ''::bytea) AS links,
+               coalesce(array_agg(c.seq ORDER BY c.seq) FILTER (WHERE CASE WHEN c.kind = 'event' THEN e.hash IS DISTINCT FROM c.event_hash
+                 ELSE e.seq IS NOT NULL END), '{}') AS suspects
+        FROM audit_chain c
+        LEFT JOIN (SELECT seq, sha256(convert_to(${CANONICAL_SQL}, 'UTF8')) AS hash FROM audit_events WHERE seq BETWEEN ? AND ?) e ON e.seq = c.seq
+        WHERE c.seq BETWEEN ? AND ?`, [fromSeq, toSeq, fromSeq, toSeq]);
+      return { links: rows[0].links, suspects: rows[0].suspects.map(Number) };
+    },
+
+    /** Events (raw columns) with their seals, for the verifier's sample rebuilt outside PostgreSQL. */
+    async eventsWithSeals(seqs: number[]): Promise<Array<{ event: AuditEvent; link: ChainLink }>> {
+      if (!seqs.length) return [];
+      const { rows } = await db.raw(`SELECT ${EVENT_COLUMNS}, kind, event_hash, chain_hash FROM audit_events JOIN audit_chain USING (seq)
+        WHERE seq = ANY(?::bigint[]) ORDER BY seq`, [seqs]);
+      return rows.map((r: EventRow & ChainRow) => ({ event: toEvent(r), link: toLink(r) }));
+    },
+
     async insertLinks(trx: Knex, links: ChainLink[]): Promise<void> {
       if (!links.length) return;
       await trx('audit_chain').insert(links.map((l) => ({ seq: l.seq, kind: l.kind, event_hash: l.eventHash, chain_hash: l.chainHash })));
