@@ -120,6 +120,8 @@ const settings = {
   CUSTOS_SHUTDOWN_GRACE_MS: { doc: 'How long SIGTERM waits for in-flight requests and jobs.', default: '10000', parse: integer(0) },
   CUSTOS_DELETION_GRACE_DAYS: { doc: 'Days between an account deletion request and the erasure (0 = at once); the user can cancel meanwhile.', default: '7', parse: integer(0, 30) },
   CUSTOS_EXPORT_TTL_DAYS: { doc: 'Days a finished data export can be downloaded before it is deleted.', default: '7', parse: integer(1, 30) },
+  CUSTOS_DELETION_BATCH_ROWS: { doc: 'Rows an account deletion removes per transaction (each batch records its count).', default: '1000', parse: integer(100, 100000) },
+  CUSTOS_DELETION_PAUSE_MS: { doc: 'Pause between deletion batches, leaving the database to other users\' queries.', default: '20', parse: integer(0, 10000) },
   CUSTOS_AUDIT_RETENTION_DAYS: { doc: 'Audit-trail entries older than this are purged, only in whole signed-checkpoint ranges (the purge is itself recorded).', default: '400', parse: integer(1, 36500) },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
 } satisfies Record<string, Setting<unknown>>;
@@ -155,7 +157,7 @@ export interface Config {
   artifactDir: string;
   backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; cron: string };
   shutdownGraceMs: number;
-  privacy: { deletionGraceDays: number; exportTtlDays: number };
+  privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
@@ -257,7 +259,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
       cron: read(env, 'CUSTOS_BACKUP_CRON')!,
     },
     shutdownGraceMs: read(env, 'CUSTOS_SHUTDOWN_GRACE_MS')!,
-    privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')! },
+    privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')!, deletionBatchRows: read(env, 'CUSTOS_DELETION_BATCH_ROWS')!, deletionPauseMs: read(env, 'CUSTOS_DELETION_PAUSE_MS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },
     generatedSecrets,
   };

@@ -1,6 +1,6 @@
 // Benchmark of the privacy jobs (issue 4).
 // Run: npx tsx bench/privacy/privacy-bench.ts [--part all|export|deletion] [--messages 50000,100000] [--files 200]
-//        [--rows 1000000] [--runs 3] [--out bench/results/privacy.md]
+//        [--rows 1000000] [--runs 3] [--batch ROWS] [--pause MS] [--out bench/results/privacy.md]
 // 1. Export of a user with N messages (~400 B each) and F files (10 KiB each), run by a separate
 //    `custos worker` process (node --import tsx src/cli.ts worker): plaintext MB/s from the
 //    request's started/completed times, and the worker's peak RSS read from /proc/<pid>/status
@@ -16,7 +16,6 @@ import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
-import { DELETION_BATCH_ROWS } from '../../src/modules/privacy/privacy-deletion.js';
 
 const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const PART = arg('part', 'all');
@@ -25,6 +24,8 @@ const FILES = Number(arg('files', '200'));
 const ROWS = Number(arg('rows', '1000000'));
 const RUNS = Number(arg('runs', '3'));
 const OUT = arg('out', 'bench/results/privacy.md');
+const BATCH = arg('batch', '');
+const PAUSE = arg('pause', '');
 const DB = 'custos_bench_privacy';
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
 const url = withDatabaseName(base, DB);
@@ -34,7 +35,8 @@ const admin = createDb(withDatabaseName(base, 'postgres'), 1);
 await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
 await admin.raw(`CREATE DATABASE "${DB}"`);
 await admin.destroy();
-const c = createContainer(loadConfig(process.env));
+const c = createContainer(loadConfig({ ...process.env, ...(BATCH ? { CUSTOS_DELETION_BATCH_ROWS: BATCH } : {}), ...(PAUSE ? { CUSTOS_DELETION_PAUSE_MS: PAUSE } : {}) }));
+const { deletionBatchRows, deletionPauseMs } = c.platform.config.privacy;
 const { db, fieldCipher, queues, redis } = c.platform;
 await migrateLatest(db);
 for (const key of await redis.keys('custos_bench_privacy:*')) await redis.del(key);
@@ -60,7 +62,7 @@ const say = (s: string) => { lines.push(s); process.stdout.write(`${s}\n`); };
 const load = () => execSync('uptime').toString().trim().replace(/^.*load average/, 'load average');
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-say(`# Privacy benchmark\n\nCommand: \`npx tsx bench/privacy/privacy-bench.ts --part ${PART} --messages ${SIZES.join(',')} --files ${FILES} --rows ${ROWS} --runs ${RUNS}\``);
+say(`# Privacy benchmark\n\nCommand: \`npx tsx bench/privacy/privacy-bench.ts --part ${PART} --messages ${SIZES.join(',')} --files ${FILES} --rows ${ROWS} --runs ${RUNS}${BATCH ? ` --batch ${BATCH}` : ''}${PAUSE ? ` --pause ${PAUSE}` : ''}\``);
 say(`Machine: nproc ${cpus().length}, memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB), shared with other engineers' test runs. ${new Date().toISOString()}\n`);
 
 // ---- export, in a separate worker process ----
@@ -163,7 +165,7 @@ if (PART === 'all' || PART === 'deletion') {
     const deleted = JSON.parse(del.receipt ?? '{}').deletedRows?.['messages.user_id'] ?? del.state;
     runs.push({ seedS, deleted, deletionMs, base: p99(baseline), baseN: baseline.length, during: p99(loaded), duringN: loaded.length, loadAt });
   }
-  say(`\n## Deletion of ${ROWS} rows (batches of ${DELETION_BATCH_ROWS}) while another user's message list is read in a loop`);
+  say(`\n## Deletion of ${ROWS} rows (batches of ${deletionBatchRows} rows, ${deletionPauseMs} ms pause) while another user's message list is read in a loop`);
   say('| run | rows deleted | deletion time | list p99 baseline | list p99 during | ratio | load at start |\n| --- | --- | --- | --- | --- | --- | --- |');
   runs.forEach((r, i) => say(`| ${i + 1} | ${r.deleted} | ${(r.deletionMs / 1000).toFixed(1)} s | ${r.base.toFixed(1)} ms (${r.baseN}) | ${r.during.toFixed(1)} ms (${r.duringN}) | ${(r.during / r.base).toFixed(2)}× | ${r.loadAt} |`));
   say(`| **median** | | **${(median(runs.map((r) => r.deletionMs)) / 1000).toFixed(1)} s** (goal ≤ 60 s) | ${median(runs.map((r) => r.base)).toFixed(1)} ms | ${median(runs.map((r) => r.during)).toFixed(1)} ms | **${median(runs.map((r) => r.during / r.base)).toFixed(2)}×** (goal ≤ 1.5×) | |`);

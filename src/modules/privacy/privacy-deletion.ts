@@ -4,10 +4,9 @@
 // backups included, becomes unreadable), the tombstone and the signed receipt.
 import { pepperedHash } from '../../platform/crypto/hashing.js';
 import type { Platform, ModuleRegistration } from '../../platform/platform.js';
-import type { PrivacyRepo } from './privacy-repo.js';
+import { FIRST_TID, type PrivacyRepo } from './privacy-repo.js';
 import type { DeletionReceipt, PrivacyRequest } from './privacy-types.js';
 
-export const DELETION_BATCH_ROWS = 5_000;
 
 export const RETAINED_STATEMENT = [
   'Entries of the staff-access audit trail about this account are kept under the pseudonymous account id above, which no longer links to any name or email: they prove who accessed the data and why (GDPR Art. 17(3)(b) and (e), accountability under Art. 5(2)).',
@@ -19,22 +18,34 @@ type Deps = {
   repo: PrivacyRepo;
   platform: Pick<Platform, 'keyStore' | 'signer' | 'artifacts' | 'config' | 'logger'>;
   modules: () => ModuleRegistration[];
-  batchRows?: number;
 };
 
 export const exportPrefix = (userId: string) => `exports/${userId}/`;
 
-export function createDeletionRunner({ repo, platform, modules, batchRows = DELETION_BATCH_ROWS }: Deps) {
+export function createDeletionRunner({ repo, platform, modules }: Deps) {
   const { keyStore, signer, artifacts, config } = platform;
 
   return async function runDeletion(request: PrivacyRequest): Promise<DeletionReceipt> {
     const userId = request.userId;
+    // Small batches with a pause between them: other users' queries wait at most one short
+    // batch, and the pause hands them the CPU and disk (CUSTOS_DELETION_BATCH_ROWS/_PAUSE_MS).
+    const { deletionBatchRows: batchRows, deletionPauseMs: pauseMs } = config.privacy;
     await repo.mergeProgress(request.id, { phase: 'rows' });
     const refs = await repo.userReferences();
     for (const ref of refs) {
+      // Passes in ctid order. A pass can skip rows (an index plan returns them out of ctid order,
+      // or a row landed behind the cursor), so it ends only when a pass from the start finds
+      // fewer than a batch: then that batch took everything left.
+      let after = FIRST_TID;
       for (;;) {
-        const n = await repo.deleteBatch(request.id, ref, userId, batchRows);
-        if (n < batchRows) break;
+        const { n, last } = await repo.deleteBatch(request.id, ref, userId, batchRows, after);
+        if (n < batchRows) {
+          if (after === FIRST_TID) break;
+          after = FIRST_TID;
+          continue;
+        }
+        after = last;
+        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }
 
