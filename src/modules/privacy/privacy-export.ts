@@ -41,6 +41,17 @@ export interface BuiltExport {
 export const safeArchivePath = (path: string) => path.split(/[\\/]+/).filter((p) => p && p !== '.' && p !== '..')
   .map((p) => p.replace(/[\u0000-\u001f<>:"|?*]/g, '_')).join('/') || 'unnamed';
 
+/**
+ * A build failure with a known cause, named by a fixed code: the request row and the DPO view get
+ * the code, never the underlying message (which may quote the key's user id, an email).
+ */
+export class ExportBuildError extends Error {
+  override name = 'ExportBuildError';
+  constructor(readonly code: 'recipient-key-unusable', options?: { cause?: unknown }) {
+    super(code, options);
+  }
+}
+
 /** Openpgp options for an ASCII-armored public key; rejects keys GnuPG 2.2 or we cannot encrypt to. */
 export async function readRecipientKey(armored: string): Promise<openpgp.Key> {
   const key = await openpgp.readKey({ armoredKey: armored });
@@ -48,6 +59,15 @@ export async function readRecipientKey(armored: string): Promise<openpgp.Key> {
   if (key.keyPacket.version !== 4) throw new Error('only version 4 OpenPGP keys are supported (GnuPG 2.2 reads no v6 keys)');
   await key.getEncryptionKey(); // throws when the key has no usable encryption subkey (expired, revoked)
   return key;
+}
+
+/** The key was checked when the request was accepted; by the time the job runs it may have expired or been revoked. */
+async function recipientKeyForJob(armored: string): Promise<openpgp.Key> {
+  try {
+    return await readRecipientKey(armored);
+  } catch (error) {
+    throw new ExportBuildError('recipient-key-unusable', { cause: error });
+  }
 }
 
 async function* jsonArray(rows: AsyncIterable<Record<string, unknown>>, counter: { rows: number }): AsyncIterable<Buffer> {
@@ -101,7 +121,7 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
   const message = await openpgp.createMessage({ binary: Readable.toWeb(archive) as unknown as ReadableStream<Uint8Array> });
   const encrypted = 'passphrase' in input.recipient
     ? await openpgp.encrypt({ message, passwords: [input.recipient.passphrase], format: 'binary' })
-    : await openpgp.encrypt({ message, encryptionKeys: await readRecipientKey(input.recipient.publicKey), format: 'binary' });
+    : await openpgp.encrypt({ message, encryptionKeys: await recipientKeyForJob(input.recipient.publicKey), format: 'binary' });
   const stored = input.artifacts.put(input.artifactKey, Readable.fromWeb(encrypted as unknown as import('node:stream/web').ReadableStream<Uint8Array>));
   // A failure anywhere (DB read, zip, encryption, disk) must reject the whole build.
   let failure: Error | undefined;
