@@ -2,13 +2,17 @@
 // module's personalData provider, read lazily because the container lists modules after this.
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
+import { createLoginThrottle } from '../accounts/login-throttle.js';
 import { createPrivacyRepo } from './privacy-repo.js';
 import { privacyRoutes } from './privacy-routes.js';
 import { createPrivacyService } from './privacy-service.js';
 
 export function registerPrivacy(platform: Platform, accounts: AccountsService, modules: () => ModuleRegistration[]) {
   const repo = createPrivacyRepo(platform.db);
-  const service = createPrivacyService({ repo, platform, accounts, modules });
+  // The login throttle's counters and limits, under keys of their own: re-authentication guesses
+  // neither spend nor share a login budget.
+  const throttle = createLoginThrottle(platform.redis, `${platform.config.queuePrefix}:privacy-reauth`, platform.config.loginLimits);
+  const service = createPrivacyService({ repo, platform, accounts, modules, throttle });
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const registration: ModuleRegistration = {
     name: 'privacy',

@@ -7,7 +7,7 @@ import type { PrivacyService, Reauthentication } from './privacy-service.js';
 import type { PrivacyRequest, RequestState } from './privacy-types.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-const reauth = (req: Request): Reauthentication => ({ password: req.body.password, totp: req.body.totp, recoveryCode: req.body.recoveryCode });
+const reauth = (req: Request): Reauthentication => ({ password: req.body.password, totp: req.body.totp, recoveryCode: req.body.recoveryCode, ip: req.ip ?? 'unknown' });
 const exportStatus = (state: RequestState) => (state === 'scheduled' ? 'received' : state === 'cancelled' ? 'failed' : state);
 const overdue = (r: PrivacyRequest) => r.dueAt.getTime() < Date.now() && ['received', 'scheduled', 'processing', 'failed'].includes(r.state);
 

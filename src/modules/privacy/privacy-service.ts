@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
-import { BadRequestError, ConflictError, GoneError, HttpProblem, NotFoundError } from '../../platform/http/problem.js';
+import { BadRequestError, ConflictError, GoneError, HttpProblem, NotFoundError, TooManyRequestsError } from '../../platform/http/problem.js';
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
 import { createDeletionRunner, exportPrefix } from './privacy-deletion.js';
@@ -33,6 +33,15 @@ export interface Reauthentication {
   password: string;
   totp?: string;
   recoveryCode?: string;
+  /** Client IP, for the per-IP count of failed re-authentications. */
+  ip: string;
+}
+
+/** Counts failed re-authentications (the login throttle's interface, under its own keys). */
+export interface ReauthThrottle {
+  assertAllowed(kind: string, key: string, ip: string): Promise<void>;
+  recordFailure(kind: string, key: string, ip: string): Promise<void>;
+  recordSuccess(kind: string, key: string): Promise<void>;
 }
 
 type Deps = {
@@ -41,9 +50,10 @@ type Deps = {
   accounts: Pick<AccountsService, 'reauthenticate' | 'revokeAllSessions'>;
   /** Every module, read when a job runs (the container builds them after this service). */
   modules: () => ModuleRegistration[];
+  throttle: ReauthThrottle;
 };
 
-export function createPrivacyService({ repo, platform, accounts, modules }: Deps) {
+export function createPrivacyService({ repo, platform, accounts, modules, throttle }: Deps) {
   const { config, queues, fieldCipher, artifacts, logger } = platform;
   const runDeletion = createDeletionRunner({ repo, platform, modules });
 
@@ -59,6 +69,28 @@ export function createPrivacyService({ repo, platform, accounts, modules }: Deps
     if (!final) throw error;
   }
 
+  /**
+   * Password (+ second factor) again before an export or an erasure. Wrong guesses count per
+   * account and per IP like logins: a stolen session must not become an unlimited password oracle.
+   * Only wrong answers count; a missing second factor is a question, not a guess.
+   */
+  async function reauthenticate(userId: string, auth: Reauthentication): Promise<void> {
+    try {
+      await throttle.assertAllowed('reauth', userId, auth.ip);
+    } catch (error) {
+      if (!(error instanceof TooManyRequestsError)) throw error;
+      throw new TooManyRequestsError('Too many wrong passwords or codes; wait before trying again.', Number(error.headers['Retry-After']));
+    }
+    try {
+      await accounts.reauthenticate('user', userId, auth.password, auth.totp, auth.recoveryCode);
+    } catch (error) {
+      const missingSecondFactor = (error as { missing?: boolean }).missing === true;
+      if (error instanceof HttpProblem && error.status === 401 && !missingSecondFactor) await throttle.recordFailure('reauth', userId, auth.ip);
+      throw error;
+    }
+    await throttle.recordSuccess('reauth', userId);
+  }
+
   async function running409(userId: string, type: RequestType): Promise<never> {
     const running = await repo.findRunning(userId, type);
     const path = type === 'export' ? `/api/v1/me/exports/${running?.id}` : '/api/v1/me/deletion';
@@ -67,7 +99,7 @@ export function createPrivacyService({ repo, platform, accounts, modules }: Deps
 
   return {
     async requestExport(userId: string, auth: Reauthentication, recipient: ExportRecipient): Promise<PrivacyRequest> {
-      await accounts.reauthenticate('user', userId, auth.password, auth.totp, auth.recoveryCode);
+      await reauthenticate(userId, auth);
       if ('publicKey' in recipient) {
         try {
           await readRecipientKey(recipient.publicKey);
@@ -118,7 +150,7 @@ export function createPrivacyService({ repo, platform, accounts, modules }: Deps
     },
 
     async requestDeletion(userId: string, auth: Reauthentication): Promise<{ request: PrivacyRequest; receiptToken: string }> {
-      await accounts.reauthenticate('user', userId, auth.password, auth.totp, auth.recoveryCode);
+      await reauthenticate(userId, auth);
       const now = new Date();
       const receiptToken = randomToken(RECEIPT_TOKEN_PREFIX);
       const scheduledFor = new Date(now.getTime() + config.privacy.deletionGraceDays * DAY_MS);
