@@ -28,7 +28,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
   const backups = registerBackups(platform);
   const chat = registerChat(platform);
   const audit = registerAudit(platform, accounts.service, chat.service);
-  const privacy = registerPrivacy(platform, accounts.service, () => modules);
+  const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const modules: ModuleRegistration[] = [accounts.registration, backups.registration];
   modules.push(audit.registration);
   modules.push(privacy.registration);

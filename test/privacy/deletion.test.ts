@@ -142,6 +142,18 @@ describe('privacy: account deletion', function () {
     expect(notOverdue.body.items.map((i: { id: string }) => i.id)).to.not.include(requested.body.id);
     const exportsOnly = await api().get('/api/v1/privacy/requests?type=export').set(dpo.auth);
     expect(exportsOnly.body.items.every((i: { type: string }) => i.type === 'export')).to.equal(true);
+
+    // Each read is an audited staff access: who, which requests (ids), with what filter.
+    const trail = await api().get(`/api/v1/audit/events?action=privacy.requests.read&staffId=${dpo.id}`).set(dpo.auth);
+    expect(trail.status, JSON.stringify(trail.body)).to.equal(200);
+    expect(trail.body.items).to.have.length(3);
+    const overdueRead = trail.body.items.find((e: { detail: string }) => JSON.parse(e.detail).overdue === true);
+    expect(overdueRead).to.deep.include({ outcome: 'allowed', resourceType: 'privacy_requests' });
+    expect(overdueRead.actor).to.include({ kind: 'staff', staffId: dpo.id, role: 'dpo' });
+    expect(overdueRead.resourceIds).to.include(requested.body.id);
+    expect(overdueRead.resourceIds).to.have.length(overdue.body.items.length);
+    expect(JSON.parse(overdueRead.detail)).to.include({ type: 'deletion', overdue: true });
+
     const support = await createStaff('support');
     expect((await api().get('/api/v1/privacy/requests').set(support.auth)).status).to.equal(403);
     expect((await api().get('/api/v1/privacy/requests').set(user.auth)).status).to.equal(401);

@@ -3,11 +3,12 @@
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
 import { createLoginThrottle } from '../accounts/login-throttle.js';
+import type { AuditService } from '../audit/audit-service.js';
 import { createPrivacyRepo } from './privacy-repo.js';
 import { privacyRoutes } from './privacy-routes.js';
 import { createPrivacyService } from './privacy-service.js';
 
-export function registerPrivacy(platform: Platform, accounts: AccountsService, modules: () => ModuleRegistration[]) {
+export function registerPrivacy(platform: Platform, accounts: AccountsService, modules: () => ModuleRegistration[], audit: Pick<AuditService, 'record'>) {
   const repo = createPrivacyRepo(platform.db);
   // The login throttle's counters and limits, under keys of their own: re-authentication guesses
   // neither spend nor share a login budget.
@@ -16,7 +17,7 @@ export function registerPrivacy(platform: Platform, accounts: AccountsService, m
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const registration: ModuleRegistration = {
     name: 'privacy',
-    routes: privacyRoutes(service, platform),
+    routes: privacyRoutes(service, platform, audit),
     personalData: {
       collections: [{
         name: 'requests',

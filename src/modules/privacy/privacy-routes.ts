@@ -1,8 +1,9 @@
 // Handlers keyed by operationId: parse, call the privacy service, respond.
 import type { Request } from 'express';
-import { requireUser } from '../../platform/http/auth.js';
+import { requireStaff, requireUser } from '../../platform/http/auth.js';
 import { BadRequestError } from '../../platform/http/problem.js';
 import type { RouteTable, Platform } from '../../platform/platform.js';
+import { requestContext, type AuditService } from '../audit/audit-service.js';
 import type { PrivacyService, Reauthentication } from './privacy-service.js';
 import type { PrivacyRequest, RequestState } from './privacy-types.js';
 
@@ -20,7 +21,7 @@ export function parseRange(header: string | undefined, size?: number): { start: 
   return { start: Number(m[1]), end: m[2] === '' ? undefined : Number(m[2]) };
 }
 
-export function privacyRoutes(privacy: PrivacyService, platform: Pick<Platform, 'signer' | 'artifacts' | 'config'>): RouteTable {
+export function privacyRoutes(privacy: PrivacyService, platform: Pick<Platform, 'signer' | 'artifacts' | 'config'>, audit: Pick<AuditService, 'record'>): RouteTable {
   const exportView = (r: PrivacyRequest) => ({
     id: r.id,
     status: exportStatus(r.state),
@@ -102,13 +103,27 @@ export function privacyRoutes(privacy: PrivacyService, platform: Pick<Platform, 
       res.json({ algorithm: 'Ed25519', publicKeyPem: platform.signer.publicKeyPem });
     },
     listPrivacyRequests: async (req, res) => {
+      const staff = requireStaff(req);
       const q = req.query as Record<string, unknown>;
-      const items = await privacy.listRequests({
+      const filter = {
         type: q.type as never,
         state: q.state as never,
         overdue: q.overdue === undefined ? undefined : q.overdue === true || q.overdue === 'true',
         limit: Number(q.limit ?? 50),
         before: q.before ? new Date(String(q.before)) : undefined,
+      };
+      const items = await privacy.listRequests(filter);
+      // The list links users to their export and deletion requests: a staff access, recorded
+      // (with the ids of the requests shown) before any of it leaves. Fails closed like every
+      // audited read. Not tied to one subject, so it stays out of the users' own access logs.
+      await audit.record({
+        actor: { kind: 'staff', staffId: staff.staffId, email: staff.email, role: staff.role },
+        action: 'privacy.requests.read',
+        outcome: 'allowed',
+        resourceType: 'privacy_requests',
+        resourceIds: items.map((r) => r.id),
+        detail: JSON.stringify(filter),
+        ...requestContext(req),
       });
       res.json({
         items: items.map((r) => ({
