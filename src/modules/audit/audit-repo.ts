@@ -46,6 +46,10 @@ const toCheckpoint = (r: CheckpointRow): Checkpoint => ({
 });
 const CHECKPOINT_COLUMNS = `id, seq, chain_hash, to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS signed_at, key_fingerprint, signature`;
 
+const INSERT_EVENT_SQL = `INSERT INTO audit_events (actor_kind, actor_staff_id, actor_email, actor_role, action, outcome, subject_user_id,
+  resource_type, resource_ids, reason, justification, request_id, source_ip, user_agent, detail)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::text[], ?, ?, ?, ?, ?, ?) RETURNING seq`;
+
 /** One advisory lock key for the sealer, so replicas never seal concurrently. */
 const SEAL_LOCK = 0x637573746f73; // "custos"
 
@@ -62,26 +66,18 @@ function applyFilter(q: Knex.QueryBuilder, f: EventFilter) {
 
 export function createAuditRepo(db: Knex) {
   return {
+    /**
+     * One autocommit INSERT per event: this is on the path of every audited staff read, so the SQL
+     * is written once (no query builder per call) and the round trip returns only the seq.
+     */
     async insertEvent(e: AuditEventInput, q: Knex = db): Promise<{ seq: number }> {
       const actor = e.actor.kind === 'staff' ? e.actor : null;
-      const [row] = await q('audit_events').insert({
-        actor_kind: e.actor.kind,
-        actor_staff_id: actor?.staffId ?? null,
-        actor_email: actor?.email ?? null,
-        actor_role: actor?.role ?? null,
-        action: e.action,
-        outcome: e.outcome,
-        subject_user_id: e.subjectUserId ?? null,
-        resource_type: e.resourceType ?? null,
-        resource_ids: e.resourceIds ?? [],
-        reason: e.reason ?? null,
-        justification: e.justification ?? null,
-        request_id: e.requestId ?? null,
-        source_ip: e.sourceIp ?? null,
-        user_agent: e.userAgent ?? null,
-        detail: e.detail ?? null,
-      }).returning('seq');
-      return { seq: Number(row.seq) };
+      const { rows } = await q.raw(INSERT_EVENT_SQL, [
+        e.actor.kind, actor?.staffId ?? null, actor?.email ?? null, actor?.role ?? null, e.action, e.outcome, e.subjectUserId ?? null,
+        e.resourceType ?? null, e.resourceIds ?? [], e.reason ?? null, e.justification ?? null, e.requestId ?? null, e.sourceIp ?? null,
+        e.userAgent ?? null, e.detail ?? null,
+      ] as never);
+      return { seq: Number(rows[0].seq) };
     },
 
     /** Runs `fn` in a transaction holding the sealer lock (waits for a concurrent sealer). */

@@ -88,6 +88,21 @@ export function createAuditService({ repo, integrity, pepper, staffDisplay, rete
       return written;
     },
 
+    /**
+     * A staff read recorded first: `read` runs alongside the event's INSERT (its result stays in
+     * memory), and is handed over only once the event is committed; if recording fails, the
+     * result is dropped and the error thrown (fail closed). The added latency is then what the
+     * commit takes beyond the read, not the two one after the other. Only for reads: a change
+     * must not happen unless its record exists, so changes call `record` and then act.
+     */
+    async recordedRead<T>(event: AuditEventInput, read: () => Promise<T>): Promise<T> {
+      const reading = read().then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+      await this.record(event);
+      const outcome = await reading;
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    },
+
     async listEvents(filter: EventFilter, cursor: string | undefined, limit: number) {
       const before = decodeCursor(cursor);
       const items = await repo.listEvents(filter, Number.isNaN(before) ? 0 : before, limit + 1);

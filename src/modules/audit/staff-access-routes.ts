@@ -14,10 +14,10 @@ import { ACCESS_REASONS, type AccessReason } from './audit-types.js';
  * operationId -> the action recorded, what kind of resource it touches, and which path parameter
  * (after the user id) names the resource, so the event says exactly what was read or changed.
  */
-export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType: string; idParam?: string }> = {
+export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType: string; idParam?: string; change?: true }> = {
   adminGetUser: { action: 'admin.user.read', resourceType: 'account' },
   adminListUserSessions: { action: 'admin.user.sessions.read', resourceType: 'sessions' },
-  adminRevokeUserSessions: { action: 'admin.user.sessions.revoke', resourceType: 'sessions' },
+  adminRevokeUserSessions: { action: 'admin.user.sessions.revoke', resourceType: 'sessions', change: true },
   adminListUserChats: { action: 'admin.user.chats.read', resourceType: 'chats' },
   adminListUserMessages: { action: 'admin.user.messages.read', resourceType: 'chat_messages', idParam: 'chatId' },
   adminListUserFiles: { action: 'admin.user.files.read', resourceType: 'files' },
@@ -25,8 +25,8 @@ export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType
   adminListUserSmartFolders: { action: 'admin.user.smart_folders.read', resourceType: 'smart_folders' },
   adminListUserAssistants: { action: 'admin.user.assistants.read', resourceType: 'assistants' },
   adminListUserTransactions: { action: 'admin.user.transactions.read', resourceType: 'transactions' },
-  adminLockUser: { action: 'admin.user.lock', resourceType: 'account' },
-  adminUnlockUser: { action: 'admin.user.unlock', resourceType: 'account' },
+  adminLockUser: { action: 'admin.user.lock', resourceType: 'account', change: true },
+  adminUnlockUser: { action: 'admin.user.unlock', resourceType: 'account', change: true },
 };
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -55,11 +55,11 @@ export type Audited = <T>(req: Request, operationId: string, work: (userId: stri
  * and awaits its commit before `work` runs; a failure of `work` is recorded as 'failed' too, so an
  * attempt on another user's resource (404) stays visible.
  */
-export function auditedAccess(audit: Pick<AuditService, 'record'>): Audited {
+export function auditedAccess(audit: Pick<AuditService, 'record' | 'recordedRead'>): Audited {
   return async function audited<T>(req: Request, operationId: string, work: (userId: string) => Promise<T>): Promise<T> {
     const staff = requireStaff(req);
     const userId = String(req.params.userId);
-    const { action, resourceType } = STAFF_ACCESS_ACTIONS[operationId];
+    const { action, resourceType, change } = STAFF_ACCESS_ACTIONS[operationId];
     const { limit, cursor } = req.query as { limit?: unknown; cursor?: unknown };
     const base = {
       actor: { kind: 'staff' as const, staffId: staff.staffId, email: staff.email, role: staff.role },
@@ -77,10 +77,16 @@ export function auditedAccess(audit: Pick<AuditService, 'record'>): Audited {
       await audit.record({ ...base, outcome: 'denied', detail: `invalid request: ${stated.problem}` });
       throw new BadRequestError(stated.problem);
     }
-    await audit.record({ ...base, ...stated, outcome: 'allowed', detail: page });
+    const allowed = { ...base, ...stated, outcome: 'allowed' as const, detail: page };
+    // A change runs only once its record is committed; a read runs alongside the insert and is
+    // released only after the commit (recordedRead). Either way nothing leaves unrecorded.
+    let workError: unknown;
+    const attempt = () => work(userId).catch((error: unknown) => { workError = error; throw error; });
+    if (change) await audit.record(allowed);
     try {
-      return await work(userId);
+      return change ? await attempt() : await audit.recordedRead(allowed, attempt);
     } catch (error) {
+      if (error !== workError) throw error; // recording failed: nothing was returned, nothing more to record
       const { problem } = toProblem(error);
       await audit.record({ ...base, ...stated, outcome: 'failed', detail: `${problem.status} ${problem.title}` }).catch(() => {});
       throw error;
