@@ -1,7 +1,7 @@
 // The SQL of the accounts domain. Rows are mapped to domain objects here so that hashes and
 // ciphertext columns never leave as raw row values.
 import type { Knex } from '../../platform/db.js';
-import type { Account, AccountKind, SessionRecord } from './accounts-types.js';
+import type { Account, AccountKind, SessionOwner, SessionRecord } from './accounts-types.js';
 
 const accountTable = (kind: AccountKind) => (kind === 'user' ? 'users' : 'staff_members');
 const ownerColumn = (kind: AccountKind) => (kind === 'user' ? 'user_id' : 'staff_id');
@@ -111,12 +111,28 @@ export function createAccountsRepo(db: Knex) {
     },
 
     /** A live session by token hash: not revoked, not expired, used within the idle window. */
-    async findLiveSession(tokenHash: Buffer, idleMinutes: number): Promise<SessionRecord | null> {
-      const row = await db('sessions').where({ token_hash: tokenHash }).whereNull('revoked_at')
-        .andWhere('expires_at', '>', db.fn.now())
-        .andWhere('last_seen_at', '>', db.raw(`now() - make_interval(mins => ?)`, [idleMinutes]))
-        .first();
-      return row ? toSession(row) : null;
+    /**
+     * The per-request lookup: a live session of `kind` and what authorization needs of its owner,
+     * in one round trip, plus whether the idle clock is due a touch (most requests write nothing).
+     */
+    async findLiveSessionWithOwner(kind: AccountKind, tokenHash: Buffer, idleMinutes: number): Promise<{ session: SessionRecord; owner: SessionOwner; touchDue: boolean } | null> {
+      const ownerColumns = kind === 'user'
+        ? ['a.email', 'a.status', db.raw('false AS disabled')]
+        : ['a.email', 'a.role', db.raw('a.disabled_at IS NOT NULL AS disabled')];
+      const row = await db('sessions as s').join(`${accountTable(kind)} as a`, 'a.id', `s.${ownerColumn(kind)}`)
+        .where('s.token_hash', tokenHash).whereNull('s.revoked_at')
+        .andWhere('s.expires_at', '>', db.fn.now())
+        .andWhere('s.last_seen_at', '>', db.raw(`now() - make_interval(mins => ?)`, [idleMinutes]))
+        .first('s.*', ...ownerColumns,
+          db.raw('a.totp_confirmed_at IS NOT NULL AS totp_confirmed'),
+          db.raw(`s.last_seen_at < now() - interval '1 minute' AS touch_due`));
+      if (!row) return null;
+      const session = toSession(row);
+      return {
+        session,
+        owner: { id: session.ownerId, email: row.email, status: row.status, role: row.role, totpConfirmed: row.totp_confirmed, disabled: row.disabled },
+        touchDue: row.touch_due,
+      };
     },
 
     /** Touches last_seen_at at most once a minute, to keep the idle clock without a write per request. */
@@ -124,7 +140,7 @@ export function createAccountsRepo(db: Knex) {
       await db('sessions').where({ id }).andWhere('last_seen_at', '<', db.raw(`now() - interval '1 minute'`)).update({ last_seen_at: db.fn.now() });
     },
 
-    /** Same liveness rule as findLiveSession, so an idle session is never listed as usable. */
+    /** Same liveness rule as findLiveSessionWithOwner, so an idle session is never listed as usable. */
     async listLiveSessions(kind: AccountKind, ownerId: string, idleMinutes: number): Promise<SessionRecord[]> {
       const rows = await db('sessions').where({ [ownerColumn(kind)]: ownerId }).whereNull('revoked_at')
         .andWhere('expires_at', '>', db.fn.now())

@@ -114,13 +114,12 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     /** Bearer token -> principal of the given kind, or null. Session data is decrypted, so a tampered row fails closed. */
     async resolveSession(kind: AccountKind, token: string): Promise<Principal | null> {
       if (!token.startsWith(SESSION_TOKEN_PREFIX)) return null;
-      const record = await repo.findLiveSession(sha256(token), session.idleMinutes);
-      if (!record || record.ownerKind !== kind) return null;
+      const found = await repo.findLiveSessionWithOwner(kind, sha256(token), session.idleMinutes);
+      if (!found || found.owner.disabled) return null;
+      const { session: record, owner: account } = found;
       // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
       if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
-      const account = await repo.findById(kind, record.ownerId);
-      if (!account || account.disabledAt) return null;
-      await repo.touchSession(record.id);
+      if (found.touchDue) await repo.touchSession(record.id);
       if (kind === 'user') return { kind: 'user', userId: account.id, sessionId: record.id, email: account.email, pendingDeletion: account.status === 'pending_deletion' };
       return {
         kind: 'staff',
@@ -128,7 +127,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
         sessionId: record.id,
         email: account.email,
         role: account.role!,
-        totpConfirmed: Boolean(account.totpConfirmedAt),
+        totpConfirmed: account.totpConfirmed,
       };
     },
 

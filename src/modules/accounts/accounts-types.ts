@@ -45,3 +45,13 @@ export interface SessionView extends SessionData {
   expiresAt: string;
   current: boolean;
 }
+
+/** What authorizing a request needs to know of a session's owner. */
+export interface SessionOwner {
+  id: string;
+  email: string;
+  totpConfirmed: boolean;
+  disabled: boolean;
+  status?: Account['status'];
+  role?: Account['role'];
+}
