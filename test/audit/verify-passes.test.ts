@@ -3,7 +3,8 @@ import { api, testContainer } from '../support/app.js';
 import { createStaff, createUser, type TestStaff } from '../support/accounts.js';
 import { reasonHeaders, runCustos } from './helpers.js';
 import { createAuditIntegrity } from '../../src/modules/audit/audit-integrity.js';
-import { createAuditRepo } from '../../src/modules/audit/audit-repo.js';
+import { CANONICAL_SQL, createAuditRepo } from '../../src/modules/audit/audit-repo.js';
+import { canonicalEvent } from '../../src/modules/audit/audit-chain.js';
 
 // The fast pass (event hashes recomputed in PostgreSQL, chain and signatures checked here) must
 // name the same event as the exact pass, also when a break sits at a range boundary; and the
@@ -36,6 +37,24 @@ describe('audit: fast and exact verification passes agree', () => {
 
   before(async () => {
     support = await createStaff('support');
+  });
+
+  it('builds the canonical form in SQL as the reference does, whether a row needs JSON escaping or not', async () => {
+    const { audit } = testContainer();
+    const actor = { kind: 'staff' as const, staffId: support.id, email: support.email, role: 'support' };
+    const cases = [
+      { justification: 'TICKET-1 plain ascii', detail: null, userAgent: 'Mozilla/5.0' },
+      { justification: 'é 漢字 🙂 </script> del \u007f \u2028', detail: 'no escapes needed', userAgent: null },
+      { justification: 'plain', detail: 'one "quote" here', userAgent: 'x' },
+      { justification: 'plain', detail: null, userAgent: 'tab\there' },
+      { justification: 'back\\slash', detail: null, userAgent: null },
+    ];
+    for (const c of cases) {
+      const { seq } = await audit.record({ actor, action: 'admin.user.read', outcome: 'allowed', resourceIds: ['r"1', 'é'], ...c });
+      const [event] = await createAuditRepo(db()).listEvents({ staffId: support.id }, seq + 1, 1);
+      const { rows } = await db().raw(`SELECT ${CANONICAL_SQL} AS canonical FROM audit_events WHERE seq = ?`, [seq]);
+      expect(rows[0].canonical, JSON.stringify(c)).to.equal(canonicalEvent(event));
+    }
   });
 
   it('names the same changed event in both passes, and the CLI --thorough agrees', async () => {

