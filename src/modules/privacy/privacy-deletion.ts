@@ -7,7 +7,6 @@ import type { Platform, ModuleRegistration } from '../../platform/platform.js';
 import { FIRST_TID, type PrivacyRepo } from './privacy-repo.js';
 import type { DeletionReceipt, PrivacyRequest } from './privacy-types.js';
 
-
 export const RETAINED_STATEMENT = [
   'Entries of the staff-access audit trail about this account are kept under the pseudonymous account id above, which no longer links to any name or email: they prove who accessed the data and why (GDPR Art. 17(3)(b) and (e), accountability under Art. 5(2)).',
   'This deletion request and this receipt, so the erasure can be proved.',
