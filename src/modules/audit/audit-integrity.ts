@@ -13,7 +13,7 @@
 // is older than the grace period (inserts are single autocommit statements, so an earlier one
 // still in flight after that is not plausible), then seals the number as "void".
 import type { Signer } from '../../platform/crypto/signing.js';
-import { GENESIS_HASH, canonicalHash, checkpointMessage, keyFingerprint, linkHash, voidHash } from './audit-chain.js';
+import { GENESIS_HASH, checkpointMessage, keyFingerprint, linkHash, voidHash } from './audit-chain.js';
 import type { AuditRepo } from './audit-repo.js';
 import type { ChainLink, Checkpoint, Verification } from './audit-types.js';
 import { createAuditVerifier, type VerifyOptions } from './audit-verify.js';
@@ -58,12 +58,12 @@ export function createAuditIntegrity({ repo, signer, sealBatchSize = 5_000, gapG
               links.push({ seq: s, kind: 'void', eventHash: hash, chainHash: previous });
             }
           }
-          const hash = canonicalHash(event.canonical);
+          const hash = event.hash;
           previous = linkHash(previous, hash);
           links.push({ seq: event.seq, kind: 'event', eventHash: hash, chainHash: previous });
           seq = event.seq;
         }
-        for (let i = 0; i < links.length; i += 2_000) await repo.insertLinks(trx, links.slice(i, i + 2_000));
+        for (let i = 0; i < links.length; i += 5_000) await repo.insertLinks(trx, links.slice(i, i + 5_000));
         return { sealed: links.length, more: !blocked && events.length === sealBatchSize };
       });
       total += sealed;

@@ -106,12 +106,16 @@ export function createAuditRepo(db: Knex) {
       return row ? toLink(row) : null;
     },
 
-    /** Events after `seq` in order (canonical form), each with whether it is older than the gap grace period. */
-    async eventsToSeal(trx: Knex, afterSeq: number, limit: number, graceSeconds: number): Promise<Array<CanonicalRow & { settled: boolean }>> {
+    /**
+     * Events after `seq` in order, each as the SHA-256 of its canonical form (computed where the
+     * row is, so the sealer, which runs in the API process, parses 32 bytes per event instead of
+     * its text), with whether it is older than the gap grace period.
+     */
+    async eventsToSeal(trx: Knex, afterSeq: number, limit: number, graceSeconds: number): Promise<Array<{ seq: number; hash: Buffer; settled: boolean }>> {
       const { rows } = await trx.raw(
-        `SELECT seq, ${CANONICAL_SQL} AS canonical, occurred_at < clock_timestamp() - make_interval(secs => ?) AS settled
+        `SELECT seq, sha256(convert_to(${CANONICAL_SQL}, 'UTF8')) AS hash, occurred_at < clock_timestamp() - make_interval(secs => ?) AS settled
          FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, [graceSeconds, afterSeq, limit]);
-      return rows.map((r: CanonicalRow & { settled: boolean }) => ({ seq: Number(r.seq), canonical: r.canonical, settled: r.settled }));
+      return rows.map((r: { seq: string; hash: Buffer; settled: boolean }) => ({ seq: Number(r.seq), hash: r.hash, settled: r.settled }));
     },
 
     /** Canonical forms of the events in a range, for verification. */
@@ -146,9 +150,12 @@ export function createAuditRepo(db: Knex) {
       return rows.map((r: EventRow & ChainRow) => ({ event: toEvent(r), link: toLink(r) }));
     },
 
+    /** Four array parameters instead of a placeholder per value: cheap to build at any batch size. */
     async insertLinks(trx: Knex, links: ChainLink[]): Promise<void> {
       if (!links.length) return;
-      await trx('audit_chain').insert(links.map((l) => ({ seq: l.seq, kind: l.kind, event_hash: l.eventHash, chain_hash: l.chainHash })));
+      await trx.raw(`INSERT INTO audit_chain (seq, kind, event_hash, chain_hash)
+        SELECT * FROM unnest(?::bigint[], ?::text[], ?::bytea[], ?::bytea[])`,
+      [links.map((l) => l.seq), links.map((l) => l.kind), links.map((l) => l.eventHash), links.map((l) => l.chainHash)] as never);
     },
 
     async chainPage(afterSeq: number, limit: number): Promise<ChainLink[]> {
