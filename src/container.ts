@@ -5,43 +5,44 @@ import { closePlatform, createPlatform, type ModuleRegistration, type Platform }
 import { loadOpenApi, type OpenApiDocument } from './platform/http/openapi.js';
 import type { Logger } from './platform/logger.js';
 import { registerAccounts } from './modules/accounts/accounts-module.js';
-import { registerBackups } from './modules/backups/backups-module.js';
+import { registerChat } from './modules/chat/chat-module.js';
 import { registerAudit } from './modules/audit/audit-module.js';
 import { registerPrivacy } from './modules/privacy/privacy-module.js';
-import { registerChat } from './modules/chat/chat-module.js';
+import { registerBackups } from './modules/backups/backups-module.js';
 
 export interface Container {
   platform: Platform;
   document: OpenApiDocument;
   modules: ModuleRegistration[];
   accounts: ReturnType<typeof registerAccounts>['service'];
-  backups: ReturnType<typeof registerBackups>['service'];
+  chat: ReturnType<typeof registerChat>['service'];
   audit: ReturnType<typeof registerAudit>['service'];
   privacy: ReturnType<typeof registerPrivacy>['service'];
-  chat: ReturnType<typeof registerChat>['service'];
+  backups: ReturnType<typeof registerBackups>['service'];
   close(): Promise<void>;
 }
 
 export function createContainer(config: Config, logger?: Logger): Container {
   const platform = createPlatform(config, logger);
+  // In dependency order: a module receives the services it calls, never another module's tables.
   const accounts = registerAccounts(platform);
-  const backups = registerBackups(platform);
   const chat = registerChat(platform);
   const audit = registerAudit(platform, accounts.service, chat.service);
+  // Privacy asks every module (itself included) for its share of a user's data, hence the thunk.
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
-  const modules: ModuleRegistration[] = [accounts.registration, backups.registration];
-  modules.push(audit.registration);
-  modules.push(privacy.registration);
-  modules.push(chat.registration);
+  const backups = registerBackups(platform);
+  const modules: ModuleRegistration[] = [
+    accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
+  ];
   return {
     platform,
     document: loadOpenApi(),
     modules,
     accounts: accounts.service,
-    backups: backups.service,
+    chat: chat.service,
     audit: audit.service,
     privacy: privacy.service,
-    chat: chat.service,
+    backups: backups.service,
     close: () => closePlatform(platform),
   };
 }

@@ -5,16 +5,20 @@ import { Queue, Worker, type JobsOptions, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 export interface QueuePayloads {
-  /** Placeholder kept so the map is never empty; modules add their queues below. */
-  'maintenance': { task: string };
+  'audit': { task: 'seal' | 'checkpoint' | 'purge' };
   'backups-run': { date: string };
   'backups-verify': { backupRunId: string };
-  'audit': { task: 'seal' | 'checkpoint' | 'purge' };
   'privacy-export': { requestId: string };
   'privacy-deletion': { requestId: string };
 }
 
 export type QueueName = keyof QueuePayloads;
+
+/** Every queue, at run time (the metrics scrape reports each one's depth, opened or not). */
+export const QUEUE_NAMES = ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion'] as const satisfies readonly QueueName[];
+// A queue added to QueuePayloads but not to QUEUE_NAMES fails to compile here.
+const everyQueueListed: Exclude<QueueName, (typeof QUEUE_NAMES)[number]> extends never ? true : never = true;
+void everyQueueListed;
 
 export function createQueues(connection: Redis, prefix: string) {
   const queues = new Map<QueueName, Queue>();
@@ -41,7 +45,8 @@ export function createQueues(connection: Redis, prefix: string) {
     createWorker<N extends QueueName>(name: N, processor: Processor<QueuePayloads[N]>, workerConnection: Redis, concurrency = 2) {
       return new Worker<QueuePayloads[N]>(name, processor, { connection: workerConnection, prefix, concurrency });
     },
-    all: () => [...queues.values()],
+    /** Every known queue, opened on demand. */
+    all: () => QUEUE_NAMES.map((name) => queue(name) as Queue),
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
     },

@@ -1,7 +1,7 @@
 // What every response carries (security headers, a request id) and the operational endpoints:
 // /healthz, /readyz, /metrics, /docs and /openapi.json.
 import { expect } from 'chai';
-import { api, testContainer } from '../support/app.js';
+import { api } from '../support/app.js';
 import { expectProblem } from '../support/problems.js';
 
 describe('platform: HTTP basics', () => {
@@ -35,15 +35,16 @@ describe('platform: HTTP basics', () => {
 
   it('/metrics exposes request counts by route and queue gauges', async () => {
     await api().get('/readyz');
-    // Gauges cover the queues this process has opened (as it does when it enqueues).
-    testContainer().platform.queues.queue('maintenance');
     const res = await api().get('/metrics');
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.match(/^text\/plain/);
     expect(res.text).to.match(/^custos_http_requests_total\{method="GET",route="\/readyz",status="200"\} \d+$/m);
     expect(res.text).to.match(/^custos_http_request_duration_seconds_bucket\{.*route="\/readyz"/m);
     expect(res.text).to.match(/^# TYPE custos_queue_jobs gauge$/m);
-    expect(res.text).to.match(/^custos_queue_jobs\{queue="[^"]+",state="waiting"\} \d+$/m);
+    // Every known queue is reported, whether or not this process has used it yet.
+    for (const queue of ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion']) {
+      expect(res.text).to.match(new RegExp(`^custos_queue_jobs\\{queue="${queue}",state="waiting"\\} \\d+$`, 'm'));
+    }
   });
 
   it('/docs renders the reference from /openapi.json with its assets', async () => {
