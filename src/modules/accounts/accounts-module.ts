@@ -29,7 +29,7 @@ export function registerAccounts(platform: Platform) {
       staffSession: resolveStaff,
       staffEnrolment: resolveStaff,
     },
-    personalData: accountsPersonalData(db, fieldCipher),
+    personalData: accountsPersonalData({ repo, fieldCipher }),
   };
   return { service, registration };
 }

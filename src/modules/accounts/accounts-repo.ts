@@ -167,6 +167,25 @@ export function createAccountsRepo(db: Knex) {
       return rows[0]?.status ?? null;
     },
 
+    // ---- the user's own export (accounts-personal-data.ts) ----
+
+    async countRecoveryCodes(userId: string): Promise<{ unused: number; used: number }> {
+      const [row] = await db('recovery_codes').where({ user_id: userId })
+        .select(db.raw('count(*) FILTER (WHERE used_at IS NULL)::int AS unused'), db.raw('count(*) FILTER (WHERE used_at IS NOT NULL)::int AS used'));
+      return { unused: row?.unused ?? 0, used: row?.used ?? 0 };
+    },
+
+    /**
+     * One page of a user's sessions, revoked and expired ones included, keyed by id. (Not by
+     * created_at: a JS Date drops PostgreSQL's microseconds, so that key would never advance.)
+     */
+    async sessionsPage(userId: string, afterId: string | undefined, limit: number): Promise<Array<SessionRecord & { revokedAt: Date | null }>> {
+      const query = db('sessions').where({ user_id: userId }).orderBy('id').limit(limit);
+      if (afterId) query.andWhere('id', '>', afterId);
+      const rows = await query;
+      return rows.map((row: SessionRow & { revoked_at: Date | null }) => ({ ...toSession(row), revokedAt: row.revoked_at }));
+    },
+
     async listStaff(): Promise<Account[]> {
       const rows = await db('staff_members').orderBy('created_at');
       return rows.map((row: AccountRow) => toAccount('staff', row));
