@@ -1,8 +1,8 @@
 // Shared bits of the audit tests: reason headers, a DPO's view of the trail, and the CLI.
-import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { api } from '../support/app.js';
 import type { TestStaff } from '../support/accounts.js';
+import { runCli } from '../support/cli.js';
 
 export const reasonHeaders = (justification = 'TICKET-4711 user asked why login fails') => ({
   'X-Access-Reason': 'support_request',
@@ -16,14 +16,5 @@ export async function trail(dpo: TestStaff, query: Record<string, string>) {
   return res.body.items as Array<Record<string, any>>;
 }
 
-export function runCustos(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `custos …` as an operator runs it (see test/support/cli.ts). */
+export const runCustos = (args: string[]) => runCli(args);

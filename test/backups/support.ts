@@ -1,9 +1,10 @@
 // Helpers for the backups tests: the CLI as a child process with the test environment, the
 // break-glass openssl line, and direct SQL for synthetic timestamps.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { testContainer } from '../support/app.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
 // Backups go to their own directories, apart from the artifact storage (set before any container exists).
 const database = process.env.CUSTOS_TEST_DATABASE ?? 'custos_test';
@@ -12,25 +13,9 @@ process.env.CUSTOS_KEYSTORE_BACKUP_DIR = resolve(`.local/test-backups/${database
 
 export const hasBinary = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `custos …` in a child process, exactly as an operator runs it (no development secrets file). */
 export function custos(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const childEnv: Record<string, string | undefined> = { ...process.env, CUSTOS_DEV_SECRETS_FILE: '/nonexistent/custos-dev-secrets.env', ...env };
-    for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: childEnv as NodeJS.ProcessEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  return runCli(args, { env: { CUSTOS_DEV_SECRETS_FILE: '/nonexistent/custos-dev-secrets.env', ...env } });
 }
 
 /** The README's break-glass line: `openssl enc -d … -pass env:VAR | pg_restore --list`. */

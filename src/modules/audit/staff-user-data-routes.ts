@@ -7,28 +7,12 @@ import type { Request } from 'express';
 import type { RouteTable } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
 import type { ChatModuleService } from '../chat/chat-module.js';
-import { chatView, messageView } from '../chat/chat-service.js';
-import type { Assistant, Page, SmartFolder, StoredFile, Transaction } from '../chat/chat-types.js';
+import { assistantView, chatView, fileView, folderView, messageView, pageView, transactionView } from '../chat/chat-views.js';
 import type { Audited } from './staff-access-routes.js';
 
 export type ChatReads = Pick<ChatModuleService,
   'listChats' | 'listMessages' | 'listFiles' | 'getFileText' | 'listSmartFolders' | 'listAssistants' | 'listTransactions' | 'balances'>;
 
-// The same shapes as the user's own routes (the OpenAPI document reuses the chat schemas, and
-// response validation in tests keeps the two in step).
-const fileView = (f: StoredFile) => ({
-  id: f.id, name: f.name, kind: f.kind, mediaType: f.mediaType, sizeBytes: f.sizeBytes, textChars: f.textChars, createdAt: f.createdAt.toISOString(),
-});
-const folderView = (f: SmartFolder) => ({
-  id: f.id, name: f.name, chatIds: f.chatIds, fileIds: f.fileIds, createdAt: f.createdAt.toISOString(), updatedAt: f.updatedAt.toISOString(),
-});
-const assistantView = (a: Assistant) => ({
-  id: a.id, name: a.name, instructions: a.instructions, defaultModel: a.defaultModel, createdAt: a.createdAt.toISOString(), updatedAt: a.updatedAt.toISOString(),
-});
-const transactionView = (t: Transaction) => ({
-  id: t.id, kind: t.kind, amountCents: t.amountCents, currency: t.currency, description: t.description, createdAt: t.createdAt.toISOString(),
-});
-const pageView = <T, V>(p: Page<T>, view: (item: T) => V) => ({ items: p.items.map(view), nextCursor: p.nextCursor });
 
 const page = (req: Request) => ({ limit: Number(req.query.limit ?? 50), cursor: req.query.cursor as string | undefined });
 const param = (req: Request, name: string) => String(req.params[name]);

@@ -5,26 +5,13 @@ import multer from 'multer';
 import { requireUser } from '../../platform/http/auth.js';
 import { BadRequestError, PayloadTooLargeError } from '../../platform/http/problem.js';
 import type { RouteTable } from '../../platform/platform.js';
-import { chatView, messageView, type ChatService } from './chat-service.js';
+import type { ChatService } from './chat-service.js';
+import { assistantView, chatView, fileView, folderView, messageView, pageView, transactionView } from './chat-views.js';
 import type { ChatLibraryService } from './chat-library-service.js';
-import type { Assistant, Page, SmartFolder, StoredFile, Transaction } from './chat-types.js';
 
 const page = (req: Request) => ({ limit: Number(req.query.limit ?? 50), cursor: req.query.cursor as string | undefined });
 const param = (req: Request, name: string) => String(req.params[name]);
 
-const fileView = (f: StoredFile) => ({
-  id: f.id, name: f.name, kind: f.kind, mediaType: f.mediaType, sizeBytes: f.sizeBytes, textChars: f.textChars, createdAt: f.createdAt.toISOString(),
-});
-const folderView = (f: SmartFolder) => ({
-  id: f.id, name: f.name, chatIds: f.chatIds, fileIds: f.fileIds, createdAt: f.createdAt.toISOString(), updatedAt: f.updatedAt.toISOString(),
-});
-const assistantView = (a: Assistant) => ({
-  id: a.id, name: a.name, instructions: a.instructions, defaultModel: a.defaultModel, createdAt: a.createdAt.toISOString(), updatedAt: a.updatedAt.toISOString(),
-});
-const transactionView = (t: Transaction) => ({
-  id: t.id, kind: t.kind, amountCents: t.amountCents, currency: t.currency, description: t.description, createdAt: t.createdAt.toISOString(),
-});
-const pageView = <T, V>(p: Page<T>, view: (item: T) => V) => ({ items: p.items.map(view), nextCursor: p.nextCursor });
 
 /** RFC 6266 filename*: survives non-ASCII names without letting a quote or newline break the header. */
 const attachment = (name: string) => `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`;

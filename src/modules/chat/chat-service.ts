@@ -5,6 +5,7 @@ import { NotFoundError } from '../../platform/http/problem.js';
 import { decodeCursor } from './chat-paging.js';
 import type { ChatRepo } from './chat-repo.js';
 import type { Chat, Message, NewMessage, Page, PageRequest } from './chat-types.js';
+import { chatView, messageView } from './chat-views.js';
 
 export interface ChatServiceDeps {
   repo: ChatRepo;
@@ -63,25 +64,6 @@ export function createChatService({ repo }: ChatServiceDeps) {
     },
   };
 }
-
-export const messageView = (m: Message) => ({
-  id: m.id,
-  chatId: m.chatId,
-  role: m.role,
-  content: m.content,
-  model: m.model,
-  promptTokens: m.promptTokens,
-  completionTokens: m.completionTokens,
-  createdAt: m.createdAt.toISOString(),
-});
-
-export const chatView = (c: Chat) => ({
-  id: c.id,
-  title: c.title,
-  messageCount: c.messageCount,
-  createdAt: c.createdAt.toISOString(),
-  updatedAt: c.updatedAt.toISOString(),
-});
 
 async function* jsonExport(chat: Chat, messages: AsyncIterable<Message>): AsyncGenerator<string> {
   const head = JSON.stringify({ format: 'custos.chat-export.v1', exportedAt: new Date().toISOString(), chat: chatView(chat) });
