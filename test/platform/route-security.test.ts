@@ -4,7 +4,7 @@
 // automatically, because the table is built from loadOpenApi().
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { api } from '../support/app.js';
+import { api, testContainer } from '../support/app.js';
 import { createStaff, createUser, strongPassword, uniqueEmail } from '../support/accounts.js';
 import { expectProblem } from '../support/problems.js';
 import { listOperations, loadOpenApi, type BoundOperation } from '../../src/platform/http/openapi.js';
@@ -28,7 +28,6 @@ describe('platform: route × principal table', function () {
   before(async () => {
     user = await createUser('table');
     for (const role of STAFF_ROLES) staff[role] = await createStaff(role);
-    const { testContainer } = await import('../support/app.js');
     const email = uniqueEmail('unconfirmed');
     const password = strongPassword();
     await testContainer().accounts.createStaff(email, 'admin', password);
