@@ -5,7 +5,9 @@
 // CBC has no integrity of its own: callers compare the SHA-256 digests these streams compute
 // against a signed manifest before trusting the plaintext.
 import { createCipheriv, createDecipheriv, createHash, pbkdf2, randomBytes, type Hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { promisify } from 'node:util';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -68,38 +70,200 @@ function withDigests(stream: Transform, digests: Digests): OpenSslStream {
   });
 }
 
-/** Plaintext in, OpenSSL `enc` bytes out. The salt is random per file. */
-export async function createOpenSslEncryptor(passphrase: string, iterations = OPENSSL_ITERATIONS): Promise<OpenSslStream> {
-  const salt = randomBytes(SALT_BYTES);
-  const { key, iv } = await deriveKeyAndIv(passphrase, salt, iterations);
-  const cipher = createCipheriv('aes-256-cbc', key, iv);
-  const digests = new Digests();
-  let headerSent = false;
-  const emit = (stream: Transform, bytes: Buffer) => {
-    if (bytes.length === 0) return;
-    digests.cipher(bytes);
-    stream.push(bytes);
+// The encryptor's two SHA-256 passes cost more CPU than AES-256-CBC itself (with SHA-NI and AES-NI,
+// ~1.2 ms per MiB against ~0.8 ms), so with a spare core they run on a worker thread, overlapping AES.
+// Input is coalesced into 1 MiB batches (pg_dump's pipe delivers 64 KiB) in a small ring of shared
+// slots: each batch is copied once into its slot, encrypted from there, its ciphertext copied beside
+// it, and the slot is reused when the worker has hashed both. The ring bounds memory (SLOTS × ~2 MiB).
+const BATCH = 1 << 20;
+const SLOTS = 4;
+const CIPHER_ROOM = BATCH + 64; // a batch's ciphertext plus, at most, the header and the final padding block
+const SLOT_BYTES = BATCH + CIPHER_ROOM;
+
+const DIGEST_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const plain = createHash('sha256');
+const cipher = createHash('sha256');
+parentPort.on('message', (m) => {
+  if (m.end) return parentPort.postMessage({ plain: plain.digest('hex'), cipher: cipher.digest('hex') });
+  const base = m.slot * workerData.slotBytes;
+  plain.update(new Uint8Array(workerData.shared, base, m.plain));
+  cipher.update(new Uint8Array(workerData.shared, base + workerData.batch, m.cipher));
+  parentPort.postMessage({ slot: m.slot });
+});`;
+
+interface BatchHasher {
+  /** A slot whose plain region (BATCH bytes) and cipher region (CIPHER_ROOM bytes) may be filled. */
+  acquire(): Promise<number> | number;
+  plainRegion(slot: number): Buffer;
+  cipherRegion(slot: number): Buffer;
+  /** Hands the first `plain`/`cipher` bytes of the slot's regions over; the slot is busy until hashed. */
+  submit(slot: number, plain: number, cipher: number): void;
+  finish(): Promise<{ plain: string; cipher: string }>;
+  close(): void;
+}
+
+function regions(memory: ArrayBufferLike) {
+  return {
+    plainRegion: (slot: number) => Buffer.from(memory, slot * SLOT_BYTES, BATCH),
+    cipherRegion: (slot: number) => Buffer.from(memory, slot * SLOT_BYTES + BATCH, CIPHER_ROOM),
   };
+}
+
+/** One core: hash in place, one slot. */
+function inlineHasher(): BatchHasher {
+  const memory = new ArrayBuffer(SLOT_BYTES);
+  const { plainRegion, cipherRegion } = regions(memory);
+  const plain = createHash('sha256');
+  const cipher = createHash('sha256');
+  return {
+    acquire: () => 0,
+    plainRegion,
+    cipherRegion,
+    submit(slot, plainBytes, cipherBytes) {
+      plain.update(plainRegion(slot).subarray(0, plainBytes));
+      cipher.update(cipherRegion(slot).subarray(0, cipherBytes));
+    },
+    finish: async () => ({ plain: plain.digest('hex'), cipher: cipher.digest('hex') }),
+    close() {},
+  };
+}
+
+function workerHasher(): BatchHasher {
+  const shared = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const worker = new Worker(DIGEST_WORKER, { eval: true, workerData: { shared, slotBytes: SLOT_BYTES, batch: BATCH } });
+  const free = Array.from({ length: SLOTS }, (_, i) => i);
+  let waiting: { resolve: (slot: number) => void; reject: (error: Error) => void } | undefined;
+  let result: { resolve: (r: { plain: string; cipher: string }) => void; reject: (error: Error) => void } | undefined;
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
+    failure ??= error;
+    waiting?.reject(failure);
+    result?.reject(failure);
+    waiting = result = undefined;
+  };
+  worker.on('message', (m: { slot?: number; plain?: string; cipher?: string }) => {
+    if (m.slot !== undefined) {
+      if (waiting) {
+        const w = waiting;
+        waiting = undefined;
+        w.resolve(m.slot);
+      } else free.push(m.slot);
+    } else result?.resolve({ plain: m.plain!, cipher: m.cipher! });
+  });
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`digest worker exited (${code}) before the digests were known`)));
+  return {
+    ...regions(shared),
+    acquire() {
+      if (failure) return Promise.reject(failure);
+      const slot = free.shift();
+      return slot ?? new Promise<number>((resolve, reject) => { waiting = { resolve, reject }; });
+    },
+    submit(slot, plain, cipher) { worker.postMessage({ slot, plain, cipher }); },
+    finish() {
+      if (failure) return Promise.reject(failure);
+      return new Promise((resolve, reject) => {
+        result = { resolve, reject };
+        worker.postMessage({ end: true });
+      });
+    },
+    close() {
+      // Keep 'exit' (which follows terminate) from reporting a failure nobody waits for.
+      failure ??= new Error('closed');
+      void worker.terminate();
+    },
+  };
+}
+
+/**
+ * Plaintext in, OpenSSL `enc` bytes out. The salt is random per file. `digestWorker` defaults to
+ * "when there is more than one core"; the benchmark sets it to compare both ways.
+ */
+export async function createOpenSslEncryptor(
+  passphrase: string,
+  iterations = OPENSSL_ITERATIONS,
+  options: { digestWorker?: boolean } = {},
+): Promise<OpenSslStream> {
+  const salt = randomBytes(SALT_BYTES);
+  // Start the worker while PBKDF2 runs on the thread pool.
+  const hasher = options.digestWorker ?? availableParallelism() > 1 ? workerHasher() : inlineHasher();
+  let key: Buffer, iv: Buffer;
+  try {
+    ({ key, iv } = await deriveKeyAndIv(passphrase, salt, iterations));
+  } catch (error) {
+    hasher.close();
+    throw error;
+  }
+  const cipher = createCipheriv('aes-256-cbc', key, iv);
+  let header: Buffer | undefined = Buffer.concat([OPENSSL_MAGIC, salt]);
+  let slot: number | undefined;
+  let fill = 0;
+  let plainSize = 0;
+  let cipherSize = 0;
+  let done: StreamDigests | undefined;
+
+  /** Encrypts the current slot's batch, pushes the ciphertext and hands both to the hasher. */
+  const seal = (stream: Transform, last: boolean) => {
+    const s = slot!;
+    const plain = hasher.plainRegion(s).subarray(0, fill);
+    const parts: Buffer[] = [cipher.update(plain)];
+    if (last) parts.push(cipher.final());
+    if (header) parts.unshift(header);
+    header = undefined;
+    const cipherRegion = hasher.cipherRegion(s);
+    let cipherBytes = 0;
+    for (const part of parts) {
+      if (part.length === 0) continue;
+      cipherBytes += part.copy(cipherRegion, cipherBytes);
+      stream.push(part);
+    }
+    plainSize += fill;
+    cipherSize += cipherBytes;
+    hasher.submit(s, fill, cipherBytes);
+    slot = undefined;
+    fill = 0;
+  };
+
+  const absorb = async (stream: Transform, chunk: Buffer) => {
+    for (let offset = 0; offset < chunk.length;) {
+      if (slot === undefined) slot = await hasher.acquire();
+      const copied = chunk.copy(hasher.plainRegion(slot), fill, offset, Math.min(chunk.length, offset + BATCH - fill));
+      fill += copied;
+      offset += copied;
+      if (fill === BATCH) seal(stream, false);
+    }
+  };
+
   const stream = new Transform({
-    // Large chunks keep the per-call overhead of three native passes (AES, two SHA-256) small.
-    readableHighWaterMark: 1 << 20,
-    writableHighWaterMark: 1 << 20,
+    readableHighWaterMark: BATCH,
+    writableHighWaterMark: BATCH,
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      if (!headerSent) {
-        headerSent = true;
-        emit(this, Buffer.concat([OPENSSL_MAGIC, salt]));
-      }
-      digests.plain(chunk);
-      emit(this, cipher.update(chunk));
-      callback();
+      absorb(this, chunk).then(() => callback(), callback);
     },
     flush(callback: TransformCallback) {
-      if (!headerSent) emit(this, Buffer.concat([OPENSSL_MAGIC, salt]));
-      emit(this, cipher.final());
-      callback();
+      (async () => {
+        if (slot === undefined) slot = await hasher.acquire();
+        seal(this, true);
+        const hashes = await hasher.finish();
+        done = { plaintext: { sha256: hashes.plain, size: plainSize }, ciphertext: { sha256: hashes.cipher, size: cipherSize } };
+        hasher.close();
+      })().then(() => callback(), callback);
+    },
+    destroy(error, callback) {
+      hasher.close();
+      callback(error);
     },
   });
-  return withDigests(stream, digests);
+  let ended = false;
+  stream.once('end', () => { ended = true; });
+  return Object.assign(stream, {
+    digests() {
+      if (!ended || !done) throw new Error('digests are known only after the stream has ended');
+      return done;
+    },
+  });
 }
 
 /** OpenSSL `enc` bytes in, plaintext out; a bad header, passphrase or padding is a DecryptionError. */
