@@ -23,6 +23,7 @@ const SECONDS = arg('seconds', 5);
 const ROUNDS = arg('rounds', 2);
 const WARMUP_SECONDS = 2;
 const SERIAL_REQUESTS = arg('serial', 300);
+const LOAD_AT_START = loadavg().map((l) => l.toFixed(2)).join(' / ');
 
 const child = spawn(process.execPath, ['--import', 'tsx', 'bench/chat/messages-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const ready = await new Promise<{ port: number; token: string; chatId: string }>((resolve, reject) => {
@@ -136,7 +137,7 @@ try {
 
 Command: \`npx tsx bench/chat/messages.bench.ts --rate ${RATE} --seconds ${SECONDS} --rounds ${ROUNDS}\`
 Run: ${new Date().toISOString()}, Node ${process.version}
-Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} (\`nproc\` = ${cpus().length}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}; PostgreSQL on the same machine; the machine is shared with other engineers' test runs, so absolute numbers are noisy.
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} (\`nproc\` = ${cpus().length}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), load average at the start ${LOAD_AT_START}, at the end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}; PostgreSQL on the same machine; the machine is shared with other engineers' test runs, so absolute numbers are noisy.
 
 Method: the real app (session auth, OpenAPI request validation, JSON) in a child process, one user, one chat of 100 messages (alternating ~60-character questions and ~600-character replies). Open-loop load at a fixed ${RATE} req/s; each latency is measured from the request's scheduled start (queueing included). ${ROUNDS} alternating rounds of ${SECONDS} s per variant after a ${WARMUP_SECONDS} s warm-up each. Baseline = the same SQL through the same stack returning the ciphertext base64-encoded (no decryption).
 
