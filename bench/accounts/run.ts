@@ -8,7 +8,7 @@
 // Uses its own database (custos_bench_accounts) and Redis prefix; writes bench/results/accounts.md.
 import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../../src/config.js';
@@ -41,6 +41,8 @@ async function throughput(op: (i: number) => Promise<unknown>): Promise<number> 
 }
 
 async function main() {
+  const loadNow = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadStart = loadNow();
   const admin = createDb(withDatabaseName(serverUrl, 'postgres'), 1);
   await admin.raw(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
   await admin.raw(`CREATE DATABASE "${DATABASE}"`);
@@ -75,6 +77,7 @@ async function main() {
     runs.warm.push(await throughput(async (i) => { if (!(await container.accounts.resolveSession('user', pick(i)))) throw new Error('lookup failed'); }));
     runs.cold.push(await throughput(async (i) => { keyStore.clearCache(); if (!(await container.accounts.resolveSession('user', pick(i)))) throw new Error('lookup failed'); }));
   }
+  const loadLookups = loadNow();
 
   // 2. /healthz under a login storm.
   const server = await startServer(container);
@@ -134,7 +137,7 @@ async function main() {
 
 Command: \`npx tsx bench/accounts/run.ts ${seconds}\` (${seconds} s per phase; session lookups: 3 rounds, medians shown).
 Machine: nproc ${sh('nproc')}; ${sh('free -h | sed -n 2p').replace(/\s+/g, ' ')}; Node ${process.version}; PostgreSQL and Redis on localhost.
-Shared with other engineers' workloads at the time of the run, so figures are conservative.
+Load average (1/5/15 min) at the start ${loadStart}, after the session lookups ${loadLookups}, at the end ${sh("cut -d' ' -f1-3 /proc/loadavg")}.
 
 ## Session lookups (${SESSIONS} sessions of 20 users, ${CONCURRENCY} concurrent loops, pool ${config.databasePoolMax})
 
@@ -144,8 +147,9 @@ Shared with other engineers' workloads at the time of the run, so figures are co
 | resolveSession, warm data-key cache | ${fmt(median(runs.warm))} | ${runs.warm.map(fmt).join(', ')} | ${(median(runs.warm) / median(runs.select)).toFixed(2)} |
 | resolveSession, cold cache (unwrap every time) | ${fmt(median(runs.cold))} | ${runs.cold.map(fmt).join(', ')} | ${(median(runs.cold) / median(runs.select)).toFixed(2)} |
 
-resolveSession does three queries (session by hash, account by id, touch at most once a minute),
-one AES-256-GCM decryption, and with a cold cache one more query and an unwrap of the data key.
+resolveSession does one query (session joined with its owner by token hash; the touch of the idle
+clock is a write at most once a minute per session, so almost never in this loop), one AES-256-GCM
+decryption, and with a cold cache one more query and an unwrap of the data key.
 
 ## /healthz latency while 20 logins (bcrypt cost ${config.bcryptCost}) are always in flight
 
