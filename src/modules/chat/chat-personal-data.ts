@@ -8,6 +8,7 @@ import type { PersonalDataProvider } from '../../platform/platform.js';
 import type { ChatLibraryRepo } from './chat-library-repo.js';
 import type { ChatRepo } from './chat-repo.js';
 import { fileStoragePrefix, type ChatLibraryService } from './chat-library-service.js';
+import { assistantView, chatView, fileView, folderView, messageView, transactionView } from './chat-views.js';
 
 export interface ChatPersonalDataDeps {
   chats: Pick<ChatRepo, 'eachChat' | 'eachMessage'>;
@@ -16,74 +17,31 @@ export interface ChatPersonalDataDeps {
   artifacts: Pick<ArtifactStorage, 'list' | 'delete'>;
 }
 
-const iso = (d: Date) => d.toISOString();
+function collection<T>(name: string, description: string, each: (userId: string) => AsyncIterable<T>, view: (item: T) => Record<string, unknown>) {
+  return {
+    name,
+    description,
+    rows: async function* (userId: string) {
+      for await (const item of each(userId)) yield view(item);
+    },
+  };
+}
 
 /** Keeps a file's export path inside files/ and unique, whatever the user named it. */
 const exportName = (id: string, name: string) => `${id}-${name.replace(/[^A-Za-z0-9._ -]/g, '_')}`;
 
 export function chatPersonalData({ chats, library, readOriginal, artifacts }: ChatPersonalDataDeps): PersonalDataProvider {
   return {
+    // Each collection is the same wire shape the API answers (chat-views.ts), so an export reads
+    // like the API and the two cannot drift.
     collections: [
-      {
-        name: 'chats',
-        description: 'Your chats: title (decrypted), message count, created and last-activity times.',
-        rows: async function* (userId) {
-          for await (const c of chats.eachChat(userId)) {
-            yield { id: c.id, title: c.title, messageCount: c.messageCount, createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt) };
-          }
-        },
-      },
-      {
-        name: 'messages',
-        description: 'Every message of every chat (decrypted), oldest first, with the model and token counts of AI replies.',
-        rows: async function* (userId) {
-          for await (const m of chats.eachMessage(userId)) {
-            yield {
-              id: m.id, chatId: m.chatId, role: m.role, content: m.content, model: m.model,
-              promptTokens: m.promptTokens, completionTokens: m.completionTokens, createdAt: iso(m.createdAt),
-            };
-          }
-        },
-      },
-      {
-        name: 'files',
-        description: 'Uploaded files: name, type, size and the text extracted from them (decrypted). The originals are under files/.',
-        rows: async function* (userId) {
-          for await (const f of library.eachFile(userId)) {
-            yield {
-              id: f.id, name: f.name, kind: f.kind, mediaType: f.mediaType, sizeBytes: f.sizeBytes,
-              exportPath: `files/${exportName(f.id, f.name)}`, extractedText: f.text, createdAt: iso(f.createdAt),
-            };
-          }
-        },
-      },
-      {
-        name: 'smart_folders',
-        description: 'Smart folders: name (decrypted) and the chats and files they hold.',
-        rows: async function* (userId) {
-          for await (const f of library.eachFolder(userId)) {
-            yield { id: f.id, name: f.name, chatIds: f.chatIds, fileIds: f.fileIds, createdAt: iso(f.createdAt), updatedAt: iso(f.updatedAt) };
-          }
-        },
-      },
-      {
-        name: 'assistants',
-        description: 'Assistants: name and instructions (decrypted) and default model.',
-        rows: async function* (userId) {
-          for await (const a of library.eachAssistant(userId)) {
-            yield { id: a.id, name: a.name, instructions: a.instructions, defaultModel: a.defaultModel, createdAt: iso(a.createdAt), updatedAt: iso(a.updatedAt) };
-          }
-        },
-      },
-      {
-        name: 'transactions',
-        description: 'Credit ledger: purchases, usage charges and refunds (amounts in cents, signed).',
-        rows: async function* (userId) {
-          for await (const t of library.eachTransaction(userId)) {
-            yield { id: t.id, kind: t.kind, amountCents: t.amountCents, currency: t.currency, description: t.description, createdAt: iso(t.createdAt) };
-          }
-        },
-      },
+      collection('chats', 'Your chats: title (decrypted), message count, created and last-activity times.', chats.eachChat, chatView),
+      collection('messages', 'Every message of every chat (decrypted), oldest first, with the model and token counts of AI replies.', chats.eachMessage, messageView),
+      collection('files', 'Uploaded files: name, type, size and the text extracted from them (decrypted). The originals are under files/.',
+        library.eachFile, (f) => ({ ...fileView(f), exportPath: `files/${exportName(f.id, f.name)}`, extractedText: f.text })),
+      collection('smart_folders', 'Smart folders: name (decrypted) and the chats and files they hold.', library.eachFolder, folderView),
+      collection('assistants', 'Assistants: name and instructions (decrypted) and default model.', library.eachAssistant, assistantView),
+      collection('transactions', 'Credit ledger: purchases, usage charges and refunds (amounts in cents, signed).', library.eachTransaction, transactionView),
     ],
 
     files: async function* (userId) {
