@@ -3,7 +3,7 @@
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import { createChatLibraryRepo } from './chat-library-repo.js';
 import { createChatLibraryService } from './chat-library-service.js';
-import { chatPersonalData } from './chat-personal-data.js';
+import { CHAT_MODULE_NAME, chatPersonalData } from './chat-personal-data.js';
 import { createChatRepo } from './chat-repo.js';
 import { chatRoutes } from './chat-routes.js';
 import { seedChatDemo } from './chat-seed.js';
@@ -26,7 +26,7 @@ export function registerChat(platform: Platform) {
   // chat.listFiles, chat.listSmartFolders, chat.listAssistants, chat.listTransactions, chat.recordTransaction, …
   const service = { ...chats, ...library };
   const registration: ModuleRegistration = {
-    name: 'chat',
+    name: CHAT_MODULE_NAME,
     routes: chatRoutes(chats, library, config.uploadLimitBytes),
     personalData: chatPersonalData({ chats: chatRepo, library: libraryRepo, readOriginal: library.readOriginal, artifacts }),
     seed: (demo) => seedChatDemo(service, demo),

@@ -27,8 +27,12 @@ function collection<T>(name: string, description: string, each: (userId: string)
   };
 }
 
+export const CHAT_MODULE_NAME = 'chat';
+
 /** Keeps a file's export path inside files/ and unique, whatever the user named it. */
 const exportName = (id: string, name: string) => `${id}-${name.replace(/[^A-Za-z0-9._ -]/g, '_')}`;
+/** Where the export writer puts a module's files: files/<module name>/<path from `files`>. */
+const archivePath = (id: string, name: string) => `files/${CHAT_MODULE_NAME}/${exportName(id, name)}`;
 
 export function chatPersonalData({ chats, library, readOriginal, artifacts }: ChatPersonalDataDeps): PersonalDataProvider {
   return {
@@ -38,7 +42,7 @@ export function chatPersonalData({ chats, library, readOriginal, artifacts }: Ch
       collection('chats', 'Your chats: title (decrypted), message count, created and last-activity times.', chats.eachChat, chatView),
       collection('messages', 'Every message of every chat (decrypted), oldest first, with the model and token counts of AI replies.', chats.eachMessage, messageView),
       collection('files', 'Uploaded files: name, type, size and the text extracted from them (decrypted). The originals are under files/.',
-        library.eachFile, (f) => ({ ...fileView(f), exportPath: `files/${exportName(f.id, f.name)}`, extractedText: f.text })),
+        library.eachFile, (f) => ({ ...fileView(f), exportPath: archivePath(f.id, f.name), extractedText: f.text })),
       collection('smart_folders', 'Smart folders: name (decrypted) and the chats and files they hold.', library.eachFolder, folderView),
       collection('assistants', 'Assistants: name and instructions (decrypted) and default model.', library.eachAssistant, assistantView),
       collection('transactions', 'Credit ledger: purchases, usage charges and refunds (amounts in cents, signed).', library.eachTransaction, transactionView),
