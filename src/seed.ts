@@ -15,6 +15,8 @@ export interface SeedResult {
 }
 
 export async function seedDemo(container: Container): Promise<SeedResult> {
+  // Demo accounts have published passwords (one of them a DPO): never in production, whoever calls.
+  if (container.platform.config.env === 'production') throw new Error('refusing to create demo accounts in production');
   const { accounts } = container;
   const user = (await accounts.findAccountByEmail('user', DEMO_USER.email)) ?? (await accounts.register(DEMO_USER.email, DEMO_USER.password));
   let dpo = (await accounts.findAccountByEmail('staff', DEMO_DPO.email)) ?? (await accounts.createStaff(DEMO_DPO.email, 'dpo', DEMO_DPO.password));

@@ -26,6 +26,11 @@ export async function startServer(container: Container): Promise<RunningServer> 
     }, app);
     if (config.tls.redirectPort) {
       const redirect = http.createServer((req, res) => {
+        // With PUBLIC_URL set, redirect there, never to a Host header a client made up.
+        if (config.publicUrl) {
+          res.writeHead(308, { Location: new URL(req.url ?? '/', config.publicUrl).toString() }).end();
+          return;
+        }
         const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
         // The port actually bound (PORT=0 picks a free one), not the configured number.
         const bound = (main.address() as AddressInfo | null)?.port ?? config.port;

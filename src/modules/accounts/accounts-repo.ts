@@ -117,7 +117,8 @@ export function createAccountsRepo(db: Knex) {
      */
     async findLiveSessionWithOwner(kind: AccountKind, tokenHash: Buffer, idleMinutes: number): Promise<{ session: SessionRecord; owner: SessionOwner; touchDue: boolean } | null> {
       const ownerColumns = kind === 'user'
-        ? ['a.email', 'a.status', db.raw('false AS disabled')]
+        // A locked user's sessions stop at once, even one created in a race with the lock's revocation.
+        ? ['a.email', 'a.status', db.raw(`a.status = 'locked' AS disabled`)]
         : ['a.email', 'a.role', db.raw('a.disabled_at IS NOT NULL AS disabled')];
       const row = await db('sessions as s').join(`${accountTable(kind)} as a`, 'a.id', `s.${ownerColumn(kind)}`)
         .where('s.token_hash', tokenHash).whereNull('s.revoked_at')

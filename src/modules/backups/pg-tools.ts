@@ -33,9 +33,12 @@ class ToolError extends Error {
   }
 }
 
+// Only what the tools need: the backup passphrase, master keys and signing key must not be
+// readable in /proc/<pid>/environ of pg_dump or whatever it starts. No inherited PG* either, so a
+// stray PGPASSWORD or PGSERVICE in the operator's shell is not mixed in.
+const INHERITED_ENV = /^(PATH|HOME|LANG|LC_[A-Z]+|TZ|TMPDIR)$/;
 function childEnv(databaseUrl: string) {
-  // Start from a clean PG* slate so a stray PGPASSWORD or PGSERVICE in the operator's shell is not mixed in.
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => INHERITED_ENV.test(k)));
   return { ...base, ...pgEnv(databaseUrl) };
 }
 
