@@ -85,7 +85,9 @@ export function createLocalStorage(rootDir: string): ArtifactStorage {
       return true;
     },
     async list(prefix) {
-      const files = await walk(root);
+      // Walk only the prefix's directory ('' when the prefix has no '/'), not every user's artifacts.
+      const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+      const files = await walk(dir ? pathOf(dir) : root);
       const objects: StoredObject[] = [];
       for (const file of files) {
         const key = relative(root, file).split(sep).join('/');
