@@ -62,8 +62,11 @@ export function createPrivacyService({ repo, platform, accounts, modules, thrott
   const enqueue = (r: PrivacyRequest) => queues.enqueue(queueOf(r.type), r.id, { requestId: r.id }, { delay: delayOf(r) });
 
   /** After a failure: back off and retry (BullMQ), or give up after MAX_ATTEMPTS and say why. */
+  // A deletion never gives up: after a partial erasure, "failed" would leave the account locked
+  // with half its data gone. It stays processing with its last error (the DPO's overdue view shows
+  // it) and the reconciler keeps bringing it back. Exports can fail for good and be asked again.
   async function failed(request: PrivacyRequest, error: unknown): Promise<void> {
-    const final = request.attempts >= MAX_ATTEMPTS;
+    const final = request.type === 'export' && request.attempts >= MAX_ATTEMPTS;
     await repo.recordFailure(request.id, describeFailure(error), final);
     logger.warn({ requestId: request.id, type: request.type, attempts: request.attempts, final, err: { name: (error as Error)?.name } }, 'privacy request attempt failed');
     if (!final) throw error;
