@@ -14,6 +14,7 @@ const loginInput = (req: Request) => ({
   ip: clientIp(req),
   userAgent: req.get('user-agent'),
 });
+const credentials = (req: Request) => ({ password: req.body.password, totp: req.body.totp, recoveryCode: req.body.recoveryCode });
 const sessionBody = (result: LoginResult) => ({ token: result.token, sessionId: result.sessionId, expiresAt: result.expiresAt.toISOString() });
 
 export function accountsRoutes(accounts: AccountsService): RouteTable {
@@ -73,9 +74,8 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.json(await accounts.twoFactor.confirm(account, req.body.code));
     },
     disableMyTotp: async (req, res) => {
-      const account = await accounts.getAccount('user', requireUser(req).userId);
-      await accounts.verifyPassword(account, req.body.password);
-      await accounts.twoFactor.disable(account, req.body.totp, req.body.recoveryCode);
+      const user = requireUser(req);
+      await accounts.disableTotp('user', user.userId, credentials(req), clientIp(req));
       res.status(204).end();
     },
 

@@ -7,10 +7,10 @@ import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
 import type { Principal, StaffRole } from '../../platform/http/auth.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../platform/http/problem.js';
 import type { AccountsRepo } from './accounts-repo.js';
-import type { Account, AccountKind, SessionData, SessionRecord, SessionView } from './accounts-types.js';
+import type { Account, AccountKind, SecondFactor, SessionData, SessionRecord, SessionView } from './accounts-types.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
-import type { TwoFactorService } from './two-factor-service.js';
+import { SecondFactorError, type TwoFactorService } from './two-factor-service.js';
 
 export const SESSION_TOKEN_PREFIX = 'cst_';
 
@@ -30,6 +30,13 @@ export interface LoginInput {
   recoveryCode?: string;
   ip: string;
   userAgent?: string;
+}
+
+/** What a signed-in user sends again to prove it is them. */
+export interface Credentials {
+  password: string;
+  totp?: string;
+  recoveryCode?: string;
 }
 
 export interface LoginResult {
@@ -69,24 +76,38 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
 
   async function login(kind: AccountKind, input: LoginInput): Promise<LoginResult> {
     const email = normaliseEmail(input.email);
-    await throttle.assertAllowed(kind, email, input.ip);
-    const account = await repo.findByEmail(kind, email);
-    const passwordOk = account ? await passwords.verify(input.password, account.passwordHash) : await passwords.burn(input.password);
-    if (!account || !passwordOk || account.disabledAt) {
-      await throttle.recordFailure(kind, email, input.ip);
-      throw new UnauthorizedError('The email or password is wrong.');
+    return throttle.guard({ kind, email }, input.ip, async () => {
+      const account = await repo.findByEmail(kind, email);
+      const passwordOk = account ? await passwords.verify(input.password, account.passwordHash) : await passwords.burn(input.password);
+      if (!account || !passwordOk || account.disabledAt) throw new UnauthorizedError('The email or password is wrong.');
+      const secondFactor = await twoFactor.verifyAtLogin(account, input.totp, input.recoveryCode);
+      if (account.status === 'locked') throw new ForbiddenError('This account is locked. Contact support.');
+      // 'pending_deletion' logs in, but its session only reaches the routes marked x-custos-allow-pending-deletion (cancel, status).
+      return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor });
+    });
+  }
+
+  /**
+   * Password (+ second factor) of a signed-in account, under the login throttle's per-account
+   * counter. Whether a code is needed is no secret to the session's owner, so that is answered
+   * before the password is checked: no answer depends on the password but 401 versus success,
+   * and a wrong password reads the same as a wrong code.
+   */
+  async function verifyCredentials(account: Account, credentials: Credentials, ip: string): Promise<SecondFactor> {
+    const { password, totp, recoveryCode } = credentials;
+    if (account.totpConfirmedAt && !totp && !recoveryCode) {
+      throw new SecondFactorError('Two-factor authentication is on: send `totp` (or a `recoveryCode`) with the password.', true);
     }
-    let secondFactor;
-    try {
-      secondFactor = await twoFactor.verifyAtLogin(account, input.totp, input.recoveryCode);
-    } catch (error) {
-      if (!(error as { missing?: boolean }).missing) await throttle.recordFailure(kind, email, input.ip);
-      throw error;
-    }
-    if (account.status === 'locked') throw new ForbiddenError('This account is locked. Contact support.');
-    // 'pending_deletion' logs in, but its session only reaches the routes marked x-custos-allow-pending-deletion (cancel, status).
-    await throttle.recordSuccess(kind, email);
-    return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor });
+    const wrong = account.totpConfirmedAt ? 'The password or the code is wrong (each code works once).' : 'The password is wrong.';
+    return throttle.guard({ kind: account.kind, email: account.email }, ip, async () => {
+      if (!(await passwords.verify(password, account.passwordHash))) throw new UnauthorizedError(wrong);
+      try {
+        return await twoFactor.verifyAtLogin(account, totp, recoveryCode);
+      } catch (error) {
+        if (error instanceof SecondFactorError) throw new UnauthorizedError(wrong);
+        throw error;
+      }
+    });
   }
 
   return {
@@ -177,16 +198,22 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       return account;
     },
 
-    async verifyPassword(account: Account, password: string): Promise<void> {
-      if (!(await passwords.verify(password, account.passwordHash))) throw new UnauthorizedError('The password is wrong.');
+    /** Re-authentication for sensitive actions (export, deletion): password, plus a code when 2FA is on. */
+    async reauthenticate(kind: AccountKind, id: string, credentials: Credentials, ip: string): Promise<Account> {
+      const account = await this.getAccount(kind, id);
+      await verifyCredentials(account, credentials, ip);
+      return account;
     },
 
-    /** Re-authentication for sensitive actions (export, deletion): password, plus a code when 2FA is on. */
-    async reauthenticate(kind: AccountKind, id: string, password: string, totp?: string, recoveryCode?: string): Promise<Account> {
+    /**
+     * DELETE …/2fa/totp. "Not enabled" is answered before the password is looked at, so a 409
+     * never confirms a guessed password (issue 12: 30 wrong passwords, then 409).
+     */
+    async disableTotp(kind: AccountKind, id: string, credentials: Credentials, ip: string): Promise<void> {
       const account = await this.getAccount(kind, id);
-      await this.verifyPassword(account, password);
-      await twoFactor.verifyAtLogin(account, totp, recoveryCode);
-      return account;
+      if (!account.totpConfirmedAt) throw new ConflictError('TOTP is not enabled.');
+      await verifyCredentials(account, credentials, ip);
+      await twoFactor.disable(account);
     },
 
     twoFactor,
