@@ -70,8 +70,7 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(201).json(await accounts.twoFactor.enrol(account));
     },
     confirmMyTotp: async (req, res) => {
-      const account = await accounts.getAccount('user', requireUser(req).userId);
-      res.json(await accounts.twoFactor.confirm(account, req.body.code));
+      res.json(await accounts.confirmTotp('user', requireUser(req).userId, req.body.code, clientIp(req)));
     },
     disableMyTotp: async (req, res) => {
       const user = requireUser(req);
@@ -96,8 +95,7 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(201).json(await accounts.twoFactor.enrol(account));
     },
     confirmStaffTotp: async (req, res) => {
-      const account = await accounts.getAccount('staff', requireStaff(req).staffId);
-      res.json(await accounts.twoFactor.confirm(account, req.body.code));
+      res.json(await accounts.confirmTotp('staff', requireStaff(req).staffId, req.body.code, clientIp(req)));
     },
   };
 }

@@ -216,6 +216,12 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       await twoFactor.disable(account);
     },
 
+    /** Confirms TOTP enrolment with a first code, under the throttle: a wrong code (400) is a guess. */
+    async confirmTotp(kind: AccountKind, id: string, code: string, ip: string): Promise<{ recoveryCodes: string[] }> {
+      const account = await this.getAccount(kind, id);
+      return throttle.guard({ kind, email: account.email }, ip, () => twoFactor.confirm(account, code), (error) => error instanceof BadRequestError);
+    },
+
     twoFactor,
     listStaff: () => repo.listStaff(),
     findAccountByEmail: (kind: AccountKind, email: string) => repo.findByEmail(kind, normaliseEmail(email)),
