@@ -70,11 +70,12 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(201).json(await accounts.twoFactor.enrol(account));
     },
     confirmMyTotp: async (req, res) => {
-      res.json(await accounts.confirmTotp('user', requireUser(req).userId, req.body.code, clientIp(req)));
+      const user = requireUser(req);
+      res.json(await accounts.confirmTotp('user', user.userId, req.body.code, clientIp(req), user.sessionId));
     },
     disableMyTotp: async (req, res) => {
       const user = requireUser(req);
-      await accounts.disableTotp('user', user.userId, credentials(req), clientIp(req));
+      await accounts.disableTotp('user', user.userId, credentials(req), clientIp(req), user.sessionId);
       res.status(204).end();
     },
 
@@ -95,7 +96,8 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(201).json(await accounts.twoFactor.enrol(account));
     },
     confirmStaffTotp: async (req, res) => {
-      res.json(await accounts.confirmTotp('staff', requireStaff(req).staffId, req.body.code, clientIp(req)));
+      const staff = requireStaff(req);
+      res.json(await accounts.confirmTotp('staff', staff.staffId, req.body.code, clientIp(req), staff.sessionId));
     },
   };
 }

@@ -7,7 +7,7 @@ import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
 import type { Principal, StaffRole } from '../../platform/http/auth.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../platform/http/problem.js';
 import type { AccountsRepo } from './accounts-repo.js';
-import type { Account, AccountKind, SecondFactor, SessionData, SessionRecord, SessionView } from './accounts-types.js';
+import type { Account, AccountKind, SecondFactor, SessionData, SessionFactor, SessionRecord, SessionView } from './accounts-types.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
 import { SecondFactorError, type TwoFactorService } from './two-factor-service.js';
@@ -55,7 +55,7 @@ const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'da
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
 export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, session }: Deps) {
-  async function startSession(account: Account, data: SessionData): Promise<LoginResult> {
+  async function startSession(account: Account, data: SessionData, factors: SessionFactor[]): Promise<LoginResult> {
     const id = randomUUID();
     const token = randomToken(SESSION_TOKEN_PREFIX);
     const expiresAt = new Date(Date.now() + session.ttlHours * 3600_000);
@@ -65,6 +65,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       ownerId: account.id,
       tokenHash: sha256(token),
       dataEnc: await fieldCipher.encryptJson(account.id, sessionLocation(id), data),
+      factors,
       expiresAt,
     });
     return { token, sessionId: id, expiresAt, account };
@@ -83,7 +84,8 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       const secondFactor = await twoFactor.verifyAtLogin(account, input.totp, input.recoveryCode);
       if (account.status === 'locked') throw new ForbiddenError('This account is locked. Contact support.');
       // 'pending_deletion' logs in, but its session only reaches the routes marked x-custos-allow-pending-deletion (cancel, status).
-      return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor });
+      const factors: SessionFactor[] = secondFactor === 'none' ? ['password'] : ['password', secondFactor];
+      return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor }, factors);
     });
   }
 
@@ -141,7 +143,19 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
       if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
       if (found.touchDue) await repo.touchSession(record.id);
-      if (kind === 'user') return { kind: 'user', userId: account.id, sessionId: record.id, email: account.email, pendingDeletion: account.status === 'pending_deletion' };
+      // auth.ts decides what a session without a second factor may reach.
+      const secondFactorProved = record.factors.some((factor) => factor !== 'password');
+      if (kind === 'user') {
+        return {
+          kind: 'user',
+          userId: account.id,
+          sessionId: record.id,
+          email: account.email,
+          pendingDeletion: account.status === 'pending_deletion',
+          twoFactorEnabled: account.totpConfirmed,
+          secondFactorProved,
+        };
+      }
       return {
         kind: 'staff',
         staffId: account.id,
@@ -149,6 +163,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
         email: account.email,
         role: account.role!,
         totpConfirmed: account.totpConfirmed,
+        secondFactorProved,
       };
     },
 
@@ -209,17 +224,24 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
      * DELETE …/2fa/totp. "Not enabled" is answered before the password is looked at, so a 409
      * never confirms a guessed password (issue 12: 30 wrong passwords, then 409).
      */
-    async disableTotp(kind: AccountKind, id: string, credentials: Credentials, ip: string): Promise<void> {
+    async disableTotp(kind: AccountKind, id: string, credentials: Credentials, ip: string, currentSessionId: string): Promise<void> {
       const account = await this.getAccount(kind, id);
       if (!account.totpConfirmedAt) throw new ConflictError('TOTP is not enabled.');
       await verifyCredentials(account, credentials, ip);
       await twoFactor.disable(account);
+      // A change of factors ends every other session: each was opened under the old rules.
+      await repo.revokeAllSessions(kind, id, currentSessionId);
     },
 
     /** Confirms TOTP enrolment with a first code, under the throttle: a wrong code (400) is a guess. */
-    async confirmTotp(kind: AccountKind, id: string, code: string, ip: string): Promise<{ recoveryCodes: string[] }> {
+    async confirmTotp(kind: AccountKind, id: string, code: string, ip: string, currentSessionId: string): Promise<{ recoveryCodes: string[] }> {
       const account = await this.getAccount(kind, id);
-      return throttle.guard({ kind, email: account.email }, ip, () => twoFactor.confirm(account, code), (error) => error instanceof BadRequestError);
+      const confirmed = await throttle.guard({ kind, email: account.email }, ip, () => twoFactor.confirm(account, code), (error) => error instanceof BadRequestError);
+      // This session just presented a code; every other one proved only the password, so it
+      // ends (and auth.ts would refuse it anyway): confirming elsewhere grants no old session.
+      await repo.addSessionFactor(kind, id, currentSessionId, 'totp');
+      await repo.revokeAllSessions(kind, id, currentSessionId);
+      return confirmed;
     },
 
     twoFactor,
