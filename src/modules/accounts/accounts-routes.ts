@@ -38,7 +38,7 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
 
   return {
     registerUser: async (req, res) => {
-      const account = await accounts.register(req.body.email, req.body.password);
+      const account = await accounts.register(req.body.email, req.body.password, clientIp(req));
       res.status(201).json(await userView(account));
     },
     loginUser: async (req, res) => {

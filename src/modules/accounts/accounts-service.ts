@@ -9,6 +9,7 @@ import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, Unauthor
 import type { AccountsRepo } from './accounts-repo.js';
 import type { Account, AccountKind, SecondFactor, SessionData, SessionFactor, SessionRecord, SessionView } from './accounts-types.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { RegistrationLimit } from './registration-limit.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
 import { SecondFactorError, type TwoFactorService } from './two-factor-service.js';
 
@@ -20,6 +21,7 @@ type Deps = {
   passwords: PasswordHasher;
   twoFactor: TwoFactorService;
   throttle: LoginThrottle;
+  registrationLimit: RegistrationLimit;
   session: { ttlHours: number; idleMinutes: number };
 };
 
@@ -54,7 +56,7 @@ const rejectUnreadable = (error: unknown): null => {
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, session }: Deps) {
+export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session }: Deps) {
   async function startSession(account: Account, data: SessionData, factors: SessionFactor[]): Promise<LoginResult> {
     const id = randomUUID();
     const token = randomToken(SESSION_TOKEN_PREFIX);
@@ -113,10 +115,17 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
   }
 
   return {
-    async register(emailInput: string, password: string): Promise<Account> {
+    /**
+     * The explicit 409 for a taken email is kept for usability; the per-IP and per-email limit
+     * (taken after the password policy, so fixing a weak password costs nothing) bounds how fast
+     * anyone can ask it, and how many bcrypt hashes they can make us compute. `ip` is absent only
+     * for operator code (seed, benchmarks), which is not limited.
+     */
+    async register(emailInput: string, password: string, ip?: string): Promise<Account> {
       const email = normaliseEmail(emailInput);
       const problems = checkPasswordPolicy(password, email);
       if (problems.length) throw new BadRequestError(`Choose a stronger password: it ${problems[0].message}.`, problems);
+      if (ip !== undefined) await registrationLimit.take(email, ip);
       const account = await repo.insertUser(email, await passwords.hash(password));
       if (!account) throw new ConflictError('An account with this email exists already; log in or reset your password.');
       return account;
