@@ -40,6 +40,14 @@ describe('accounts: registration limits', function () {
     expect(answers.slice(1).every((s) => s === 429), JSON.stringify(answers)).to.equal(true);
   });
 
+  it('parallel attempts from one IP cannot walk past the limit', async () => {
+    const ip = randomIp();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => register(ip, uniqueEmail('reg-race'))));
+    const created = answers.filter((r) => r.status === 201).length;
+    expect(created, JSON.stringify(answers.map((r) => r.status))).to.equal(3);
+    expect(answers.filter((r) => r.status === 429)).to.have.length(17);
+  });
+
   it('a refused password (400) spends no attempt, so a person fixing their password is not locked out', async () => {
     const ip = randomIp();
     const email = uniqueEmail('reg-weak');
