@@ -95,6 +95,9 @@ const settings = {
   CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT: { doc: 'Failed logins per account within the window before 429.', default: '5', parse: integer(1) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_IP: { doc: 'Failed logins per client IP within the window before 429.', default: '20', parse: integer(1) },
   CUSTOS_LOGIN_WINDOW_SECONDS: { doc: 'Window of the failed-login counters (and the lockout length).', default: '900', parse: integer(1) },
+  CUSTOS_REGISTER_MAX_PER_IP: { doc: 'Registration attempts per client IP within the window before 429 (successful ones count too).', default: '10', parse: integer(1) },
+  CUSTOS_REGISTER_MAX_PER_EMAIL: { doc: 'Registration attempts per email address within the window before 429 (bounds probing whether one address has an account).', default: '3', parse: integer(1) },
+  CUSTOS_REGISTER_WINDOW_SECONDS: { doc: 'Window of the registration counters.', default: '3600', parse: integer(1) },
   CUSTOS_TOTP_ISSUER: { doc: 'Issuer shown in authenticator apps.', default: 'Custos', parse: text },
   CUSTOS_BODY_LIMIT_BYTES: { doc: 'Largest JSON request body accepted (413 beyond).', default: '1048576', parse: integer(1024) },
   CUSTOS_UPLOAD_LIMIT_BYTES: { doc: 'Largest uploaded file accepted (413 beyond).', default: '26214400', parse: integer(1024) },
@@ -145,6 +148,7 @@ export interface Config {
   bcryptCost: number;
   session: { ttlHours: number; idleMinutes: number };
   loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
+  registrationLimits: { perIp: number; perEmail: number; windowSeconds: number };
   totpIssuer: string;
   bodyLimitBytes: number;
   uploadLimitBytes: number;
@@ -237,6 +241,11 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
       perAccount: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT')!,
       perIp: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_IP')!,
       windowSeconds: read(env, 'CUSTOS_LOGIN_WINDOW_SECONDS')!,
+    },
+    registrationLimits: {
+      perIp: read(env, 'CUSTOS_REGISTER_MAX_PER_IP')!,
+      perEmail: read(env, 'CUSTOS_REGISTER_MAX_PER_EMAIL')!,
+      windowSeconds: read(env, 'CUSTOS_REGISTER_WINDOW_SECONDS')!,
     },
     totpIssuer: read(env, 'CUSTOS_TOTP_ISSUER')!,
     bodyLimitBytes: read(env, 'CUSTOS_BODY_LIMIT_BYTES')!,

@@ -26,11 +26,13 @@ describe('accounts: master key rotation', function () {
   it('re-wraps every data key under version 2 while sessions and TOTP stay readable', async () => {
     const user = await createUser('rotation');
     const ua = `rotation-agent-${randomBytes(4).toString('hex')}`;
-    const session = await api().post('/api/v1/auth/login').set('User-Agent', ua).send({ email: user.email, password: user.password });
-    const sessionAuth = { Authorization: `Bearer ${session.body.token}` };
     const enrol = await api().post('/api/v1/me/2fa/totp').set(user.auth);
     const secret = enrol.body.secret as string;
     expect((await api().post('/api/v1/me/2fa/totp/confirm').set(user.auth).send({ code: totpCode(secret, Date.now() - 30_000) })).status).to.equal(200);
+    // Logged in after 2FA is on (confirming ends sessions opened before it), with a code.
+    const session = await api().post('/api/v1/auth/login').set('User-Agent', ua).send({ email: user.email, password: user.password, totp: totpCode(secret) });
+    expect(session.status, JSON.stringify(session.body)).to.equal(200);
+    const sessionAuth = { Authorization: `Bearer ${session.body.token}` };
     snapshot = await keys().select('id', 'kek_version', 'wrapped_key');
     expect(snapshot.length).to.be.greaterThan(0);
     expect(snapshot.every((r) => r.kek_version === 1)).to.equal(true);
@@ -72,7 +74,7 @@ describe('accounts: master key rotation', function () {
     const list = await onlyNew.api().get('/api/v1/me/sessions').set(sessionAuth);
     expect(list.status).to.equal(200);
     expect(list.body.items.map((s: { userAgent: string }) => s.userAgent)).to.include(ua);
-    const login = await onlyNew.api().post('/api/v1/auth/login').send({ email: user.email, password: user.password, totp: totpCode(secret) });
+    const login = await onlyNew.api().post('/api/v1/auth/login').send({ email: user.email, password: user.password, totp: totpCode(secret, Date.now() + 30_000) });
     expect(login.status, JSON.stringify(login.body)).to.equal(200);
     // ... and a process with only the old key can no longer unwrap anything (fails closed: 401).
     const onlyOld = isolatedApp({ CUSTOS_MASTER_KEYS: process.env.CUSTOS_MASTER_KEYS! });

@@ -1,6 +1,6 @@
 // Re-authentication before an export or a deletion is rate limited like login: a stolen session
 // must not let anyone guess the password (or TOTP) without limit. Counted per account, across
-// both endpoints; a success resets the count; the login budget is separate.
+// both endpoints and login (one counter, so a lockout holds everywhere); a success resets it.
 import { expect } from 'chai';
 import { api, testContainer } from '../support/app.js';
 import { createUser, totpCode, type TestUser } from '../support/accounts.js';
@@ -33,8 +33,9 @@ describe('privacy: re-authentication guesses are rate limited', function () {
     expect(await requestsOf(victim.id), 'nothing was requested while limited').to.equal(0);
 
     expect((await exportWith(bystander, { password: bystander.password })).status).to.equal(202);
-    // The guesses spent no login budget: the owner can still sign in.
-    expect((await api().post('/api/v1/auth/login').send({ email: victim.email, password: victim.password })).status).to.equal(200);
+    // The same per-account counter as login: the lockout holds there too, so guesses cannot move
+    // from one route to another.
+    expect((await api().post('/api/v1/auth/login').send({ email: victim.email, password: victim.password })).status).to.equal(429);
   });
 
   it('a successful re-authentication resets the count', async () => {

@@ -5,6 +5,7 @@ import { accountsRoutes } from './accounts-routes.js';
 import { createAccountsService } from './accounts-service.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createPasswordHasher } from './passwords.js';
+import { createRegistrationLimit } from './registration-limit.js';
 import { createTwoFactorService } from './two-factor-service.js';
 import { accountsPersonalData } from './accounts-personal-data.js';
 
@@ -18,6 +19,7 @@ export function registerAccounts(platform: Platform) {
     passwords: createPasswordHasher(config.bcryptCost),
     twoFactor,
     throttle: createLoginThrottle(redis, config.queuePrefix, config.loginLimits),
+    registrationLimit: createRegistrationLimit(redis, config.queuePrefix, config.registrationLimits),
     session: config.session,
   });
   const resolveStaff = (token: string) => service.resolveSession('staff', token);

@@ -1,7 +1,7 @@
 // The SQL of the accounts domain. Rows are mapped to domain objects here so that hashes and
 // ciphertext columns never leave as raw row values.
 import type { Knex } from '../../platform/db.js';
-import type { Account, AccountKind, SessionOwner, SessionRecord } from './accounts-types.js';
+import type { Account, AccountKind, SessionFactor, SessionOwner, SessionRecord } from './accounts-types.js';
 
 const accountTable = (kind: AccountKind) => (kind === 'user' ? 'users' : 'staff_members');
 const ownerColumn = (kind: AccountKind) => (kind === 'user' ? 'user_id' : 'staff_id');
@@ -26,13 +26,14 @@ const toAccount = (kind: AccountKind, row: AccountRow): Account => ({
 });
 
 type SessionRow = {
-  id: string; user_id: string | null; staff_id: string | null; data_enc: Buffer; created_at: Date; last_seen_at: Date; expires_at: Date;
+  id: string; user_id: string | null; staff_id: string | null; data_enc: Buffer; factors: SessionFactor[]; created_at: Date; last_seen_at: Date; expires_at: Date;
 };
 const toSession = (row: SessionRow): SessionRecord => ({
   id: row.id,
   ownerKind: row.user_id ? 'user' : 'staff',
   ownerId: (row.user_id ?? row.staff_id)!,
   dataEnc: row.data_enc,
+  factors: row.factors,
   createdAt: row.created_at,
   lastSeenAt: row.last_seen_at,
   expiresAt: row.expires_at,
@@ -100,9 +101,10 @@ export function createAccountsRepo(db: Knex) {
       return Number(row.count);
     },
 
-    async insertSession(session: { id: string; kind: AccountKind; ownerId: string; tokenHash: Buffer; dataEnc: Buffer; expiresAt: Date }): Promise<void> {
+    async insertSession(session: { id: string; kind: AccountKind; ownerId: string; tokenHash: Buffer; dataEnc: Buffer; factors: SessionFactor[]; expiresAt: Date }): Promise<void> {
       await db('sessions').insert({
         id: session.id,
+        factors: session.factors,
         token_hash: session.tokenHash,
         [ownerColumn(session.kind)]: session.ownerId,
         data_enc: session.dataEnc,
@@ -110,7 +112,6 @@ export function createAccountsRepo(db: Knex) {
       });
     },
 
-    /** A live session by token hash: not revoked, not expired, used within the idle window. */
     /**
      * The per-request lookup: a live session of `kind` and what authorization needs of its owner,
      * in one round trip, plus whether the idle clock is due a touch (most requests write nothing).
@@ -134,6 +135,13 @@ export function createAccountsRepo(db: Knex) {
         owner: { id: session.ownerId, email: row.email, status: row.status, role: row.role, totpConfirmed: row.totp_confirmed, disabled: row.disabled },
         touchDue: row.touch_due,
       };
+    },
+
+    /** Records that a live session has now also proved `factor` (it presented a code). */
+    async addSessionFactor(kind: AccountKind, ownerId: string, sessionId: string, factor: SessionFactor): Promise<void> {
+      await db('sessions').where({ id: sessionId, [ownerColumn(kind)]: ownerId }).whereNull('revoked_at')
+        .andWhereRaw('NOT (? = ANY (factors))', [factor])
+        .update({ factors: db.raw('array_append(factors, ?)', [factor]) });
     },
 
     /** Touches last_seen_at at most once a minute, to keep the idle clock without a write per request. */

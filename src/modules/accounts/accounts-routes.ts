@@ -14,6 +14,7 @@ const loginInput = (req: Request) => ({
   ip: clientIp(req),
   userAgent: req.get('user-agent'),
 });
+const credentials = (req: Request) => ({ password: req.body.password, totp: req.body.totp, recoveryCode: req.body.recoveryCode });
 const sessionBody = (result: LoginResult) => ({ token: result.token, sessionId: result.sessionId, expiresAt: result.expiresAt.toISOString() });
 
 export function accountsRoutes(accounts: AccountsService): RouteTable {
@@ -37,7 +38,7 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
 
   return {
     registerUser: async (req, res) => {
-      const account = await accounts.register(req.body.email, req.body.password);
+      const account = await accounts.register(req.body.email, req.body.password, clientIp(req));
       res.status(201).json(await userView(account));
     },
     loginUser: async (req, res) => {
@@ -69,13 +70,12 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(201).json(await accounts.twoFactor.enrol(account));
     },
     confirmMyTotp: async (req, res) => {
-      const account = await accounts.getAccount('user', requireUser(req).userId);
-      res.json(await accounts.twoFactor.confirm(account, req.body.code));
+      const user = requireUser(req);
+      res.json(await accounts.confirmTotp('user', user.userId, req.body.code, clientIp(req), user.sessionId));
     },
     disableMyTotp: async (req, res) => {
-      const account = await accounts.getAccount('user', requireUser(req).userId);
-      await accounts.verifyPassword(account, req.body.password);
-      await accounts.twoFactor.disable(account, req.body.totp, req.body.recoveryCode);
+      const user = requireUser(req);
+      await accounts.disableTotp('user', user.userId, credentials(req), clientIp(req), user.sessionId);
       res.status(204).end();
     },
 
@@ -96,8 +96,8 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(201).json(await accounts.twoFactor.enrol(account));
     },
     confirmStaffTotp: async (req, res) => {
-      const account = await accounts.getAccount('staff', requireStaff(req).staffId);
-      res.json(await accounts.twoFactor.confirm(account, req.body.code));
+      const staff = requireStaff(req);
+      res.json(await accounts.confirmTotp('staff', staff.staffId, req.body.code, clientIp(req), staff.sessionId));
     },
   };
 }

@@ -7,10 +7,11 @@ import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
 import type { Principal, StaffRole } from '../../platform/http/auth.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../platform/http/problem.js';
 import type { AccountsRepo } from './accounts-repo.js';
-import type { Account, AccountKind, SessionData, SessionRecord, SessionView } from './accounts-types.js';
+import type { Account, AccountKind, SecondFactor, SessionData, SessionFactor, SessionRecord, SessionView } from './accounts-types.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { RegistrationLimit } from './registration-limit.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
-import type { TwoFactorService } from './two-factor-service.js';
+import { SecondFactorError, type TwoFactorService } from './two-factor-service.js';
 
 export const SESSION_TOKEN_PREFIX = 'cst_';
 
@@ -20,6 +21,7 @@ type Deps = {
   passwords: PasswordHasher;
   twoFactor: TwoFactorService;
   throttle: LoginThrottle;
+  registrationLimit: RegistrationLimit;
   session: { ttlHours: number; idleMinutes: number };
 };
 
@@ -30,6 +32,13 @@ export interface LoginInput {
   recoveryCode?: string;
   ip: string;
   userAgent?: string;
+}
+
+/** What a signed-in user sends again to prove it is them. */
+export interface Credentials {
+  password: string;
+  totp?: string;
+  recoveryCode?: string;
 }
 
 export interface LoginResult {
@@ -47,8 +56,8 @@ const rejectUnreadable = (error: unknown): null => {
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, session }: Deps) {
-  async function startSession(account: Account, data: SessionData): Promise<LoginResult> {
+export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session }: Deps) {
+  async function startSession(account: Account, data: SessionData, factors: SessionFactor[]): Promise<LoginResult> {
     const id = randomUUID();
     const token = randomToken(SESSION_TOKEN_PREFIX);
     const expiresAt = new Date(Date.now() + session.ttlHours * 3600_000);
@@ -58,6 +67,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       ownerId: account.id,
       tokenHash: sha256(token),
       dataEnc: await fieldCipher.encryptJson(account.id, sessionLocation(id), data),
+      factors,
       expiresAt,
     });
     return { token, sessionId: id, expiresAt, account };
@@ -69,31 +79,53 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
 
   async function login(kind: AccountKind, input: LoginInput): Promise<LoginResult> {
     const email = normaliseEmail(input.email);
-    await throttle.assertAllowed(kind, email, input.ip);
-    const account = await repo.findByEmail(kind, email);
-    const passwordOk = account ? await passwords.verify(input.password, account.passwordHash) : await passwords.burn(input.password);
-    if (!account || !passwordOk || account.disabledAt) {
-      await throttle.recordFailure(kind, email, input.ip);
-      throw new UnauthorizedError('The email or password is wrong.');
+    return throttle.guard({ kind, email }, input.ip, async () => {
+      const account = await repo.findByEmail(kind, email);
+      const passwordOk = account ? await passwords.verify(input.password, account.passwordHash) : await passwords.burn(input.password);
+      if (!account || !passwordOk || account.disabledAt) throw new UnauthorizedError('The email or password is wrong.');
+      const secondFactor = await twoFactor.verifyAtLogin(account, input.totp, input.recoveryCode);
+      if (account.status === 'locked') throw new ForbiddenError('This account is locked. Contact support.');
+      // 'pending_deletion' logs in, but its session only reaches the routes marked x-custos-allow-pending-deletion (cancel, status).
+      const factors: SessionFactor[] = secondFactor === 'none' ? ['password'] : ['password', secondFactor];
+      return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor }, factors);
+    });
+  }
+
+  /**
+   * Password (+ second factor) of a signed-in account, under the login throttle's per-account
+   * counter. Whether a code is needed is no secret to the session's owner, so that is answered
+   * before the password is checked: no answer depends on the password but 401 versus success,
+   * and a wrong password reads the same as a wrong code.
+   */
+  async function verifyCredentials(account: Account, credentials: Credentials, ip: string): Promise<SecondFactor> {
+    const { password, totp, recoveryCode } = credentials;
+    if (account.totpConfirmedAt && !totp && !recoveryCode) {
+      throw new SecondFactorError('Two-factor authentication is on: send `totp` (or a `recoveryCode`) with the password.', true);
     }
-    let secondFactor;
-    try {
-      secondFactor = await twoFactor.verifyAtLogin(account, input.totp, input.recoveryCode);
-    } catch (error) {
-      if (!(error as { missing?: boolean }).missing) await throttle.recordFailure(kind, email, input.ip);
-      throw error;
-    }
-    if (account.status === 'locked') throw new ForbiddenError('This account is locked. Contact support.');
-    // 'pending_deletion' logs in, but its session only reaches the routes marked x-custos-allow-pending-deletion (cancel, status).
-    await throttle.recordSuccess(kind, email);
-    return startSession(account, { userAgent: input.userAgent?.slice(0, 512) ?? null, ip: input.ip, secondFactor });
+    const wrong = account.totpConfirmedAt ? 'The password or the code is wrong (each code works once).' : 'The password is wrong.';
+    return throttle.guard({ kind: account.kind, email: account.email }, ip, async () => {
+      if (!(await passwords.verify(password, account.passwordHash))) throw new UnauthorizedError(wrong);
+      try {
+        return await twoFactor.verifyAtLogin(account, totp, recoveryCode);
+      } catch (error) {
+        if (error instanceof SecondFactorError) throw new UnauthorizedError(wrong);
+        throw error;
+      }
+    });
   }
 
   return {
-    async register(emailInput: string, password: string): Promise<Account> {
+    /**
+     * The explicit 409 for a taken email is kept for usability; the per-IP and per-email limit
+     * (taken after the password policy, so fixing a weak password costs nothing) bounds how fast
+     * anyone can ask it, and how many bcrypt hashes they can make us compute. `ip` is absent only
+     * for operator code (seed, benchmarks), which is not limited.
+     */
+    async register(emailInput: string, password: string, ip?: string): Promise<Account> {
       const email = normaliseEmail(emailInput);
       const problems = checkPasswordPolicy(password, email);
       if (problems.length) throw new BadRequestError(`Choose a stronger password: it ${problems[0].message}.`, problems);
+      if (ip !== undefined) await registrationLimit.take(email, ip);
       const account = await repo.insertUser(email, await passwords.hash(password));
       if (!account) throw new ConflictError('An account with this email exists already; log in or reset your password.');
       return account;
@@ -120,7 +152,19 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
       if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
       if (found.touchDue) await repo.touchSession(record.id);
-      if (kind === 'user') return { kind: 'user', userId: account.id, sessionId: record.id, email: account.email, pendingDeletion: account.status === 'pending_deletion' };
+      // auth.ts decides what a session without a second factor may reach.
+      const secondFactorProved = record.factors.some((factor) => factor !== 'password');
+      if (kind === 'user') {
+        return {
+          kind: 'user',
+          userId: account.id,
+          sessionId: record.id,
+          email: account.email,
+          pendingDeletion: account.status === 'pending_deletion',
+          twoFactorEnabled: account.totpConfirmed,
+          secondFactorProved,
+        };
+      }
       return {
         kind: 'staff',
         staffId: account.id,
@@ -128,6 +172,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
         email: account.email,
         role: account.role!,
         totpConfirmed: account.totpConfirmed,
+        secondFactorProved,
       };
     },
 
@@ -177,16 +222,35 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       return account;
     },
 
-    async verifyPassword(account: Account, password: string): Promise<void> {
-      if (!(await passwords.verify(password, account.passwordHash))) throw new UnauthorizedError('The password is wrong.');
+    /** Re-authentication for sensitive actions (export, deletion): password, plus a code when 2FA is on. */
+    async reauthenticate(kind: AccountKind, id: string, credentials: Credentials, ip: string): Promise<Account> {
+      const account = await this.getAccount(kind, id);
+      await verifyCredentials(account, credentials, ip);
+      return account;
     },
 
-    /** Re-authentication for sensitive actions (export, deletion): password, plus a code when 2FA is on. */
-    async reauthenticate(kind: AccountKind, id: string, password: string, totp?: string, recoveryCode?: string): Promise<Account> {
+    /**
+     * DELETE …/2fa/totp. "Not enabled" is answered before the password is looked at, so a 409
+     * never confirms a guessed password (issue 12: 30 wrong passwords, then 409).
+     */
+    async disableTotp(kind: AccountKind, id: string, credentials: Credentials, ip: string, currentSessionId: string): Promise<void> {
       const account = await this.getAccount(kind, id);
-      await this.verifyPassword(account, password);
-      await twoFactor.verifyAtLogin(account, totp, recoveryCode);
-      return account;
+      if (!account.totpConfirmedAt) throw new ConflictError('TOTP is not enabled.');
+      await verifyCredentials(account, credentials, ip);
+      await twoFactor.disable(account);
+      // A change of factors ends every other session: each was opened under the old rules.
+      await repo.revokeAllSessions(kind, id, currentSessionId);
+    },
+
+    /** Confirms TOTP enrolment with a first code, under the throttle: a wrong code (400) is a guess. */
+    async confirmTotp(kind: AccountKind, id: string, code: string, ip: string, currentSessionId: string): Promise<{ recoveryCodes: string[] }> {
+      const account = await this.getAccount(kind, id);
+      const confirmed = await throttle.guard({ kind, email: account.email }, ip, () => twoFactor.confirm(account, code), (error) => error instanceof BadRequestError);
+      // This session just presented a code; every other one proved only the password, so it
+      // ends (and auth.ts would refuse it anyway): confirming elsewhere grants no old session.
+      await repo.addSessionFactor(kind, id, currentSessionId, 'totp');
+      await repo.revokeAllSessions(kind, id, currentSessionId);
+      return confirmed;
     },
 
     twoFactor,

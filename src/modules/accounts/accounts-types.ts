@@ -20,6 +20,8 @@ export interface Account {
 }
 
 export type SecondFactor = 'none' | 'totp' | 'recovery_code';
+/** What a session proved, in sessions.factors: always the password, then perhaps a second factor. */
+export type SessionFactor = 'password' | 'totp' | 'recovery_code';
 
 /** What is encrypted in sessions.data_enc. */
 export interface SessionData {
@@ -33,6 +35,7 @@ export interface SessionRecord {
   ownerKind: AccountKind;
   ownerId: string;
   dataEnc: Buffer;
+  factors: SessionFactor[];
   createdAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;

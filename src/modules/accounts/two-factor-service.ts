@@ -78,9 +78,8 @@ export function createTwoFactorService({ repo, fieldCipher, pepper, issuer }: De
       throw new SecondFactorError('This account has two-factor authentication: send `totp` (or a `recoveryCode`) with the password.', true);
     },
 
-    async disable(account: Account, totp?: string, recoveryCode?: string): Promise<void> {
-      if (!account.totpConfirmedAt) throw new ConflictError('TOTP is not enabled.');
-      await this.verifyAtLogin(account, totp, recoveryCode);
+    /** Turns TOTP off; the caller has verified the password and a code (accounts-service). */
+    async disable(account: Account): Promise<void> {
       await repo.clearTotp(account.kind, account.id);
     },
 

@@ -2,7 +2,6 @@
 // module's personalData provider, read lazily because the container lists modules after this.
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
-import { createLoginThrottle } from '../accounts/login-throttle.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { createPrivacyRepo } from './privacy-repo.js';
 import { privacyRoutes } from './privacy-routes.js';
@@ -10,10 +9,8 @@ import { createPrivacyService } from './privacy-service.js';
 
 export function registerPrivacy(platform: Platform, accounts: AccountsService, modules: () => ModuleRegistration[], audit: Pick<AuditService, 'record'>) {
   const repo = createPrivacyRepo(platform.db);
-  // The login throttle's counters and limits, under keys of their own: re-authentication guesses
-  // neither spend nor share a login budget.
-  const throttle = createLoginThrottle(platform.redis, `${platform.config.queuePrefix}:privacy-reauth`, platform.config.loginLimits);
-  const service = createPrivacyService({ repo, platform, accounts, modules, throttle });
+  // Re-authentication goes through the accounts service, under the login throttle's counters.
+  const service = createPrivacyService({ repo, platform, accounts, modules });
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const registration: ModuleRegistration = {
     name: 'privacy',

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
-import { BadRequestError, ConflictError, GoneError, HttpProblem, NotFoundError, TooManyRequestsError } from '../../platform/http/problem.js';
+import { BadRequestError, ConflictError, GoneError, HttpProblem, NotFoundError } from '../../platform/http/problem.js';
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
 import { createDeletionRunner, exportPrefix } from './privacy-deletion.js';
@@ -37,23 +37,15 @@ export interface Reauthentication {
   ip: string;
 }
 
-/** Counts failed re-authentications (the login throttle's interface, under its own keys). */
-export interface ReauthThrottle {
-  assertAllowed(kind: string, key: string, ip: string): Promise<void>;
-  recordFailure(kind: string, key: string, ip: string): Promise<void>;
-  recordSuccess(kind: string, key: string): Promise<void>;
-}
-
 type Deps = {
   repo: PrivacyRepo;
   platform: Pick<Platform, 'config' | 'logger' | 'queues' | 'fieldCipher' | 'keyStore' | 'signer' | 'artifacts'>;
   accounts: Pick<AccountsService, 'reauthenticate' | 'revokeAllSessions'>;
   /** Every module, read when a job runs (the container builds them after this service). */
   modules: () => ModuleRegistration[];
-  throttle: ReauthThrottle;
 };
 
-export function createPrivacyService({ repo, platform, accounts, modules, throttle }: Deps) {
+export function createPrivacyService({ repo, platform, accounts, modules }: Deps) {
   const { config, queues, fieldCipher, artifacts, logger } = platform;
   const runDeletion = createDeletionRunner({ repo, platform, modules });
 
@@ -73,25 +65,11 @@ export function createPrivacyService({ repo, platform, accounts, modules, thrott
   }
 
   /**
-   * Password (+ second factor) again before an export or an erasure. Wrong guesses count per
-   * account and per IP like logins: a stolen session must not become an unlimited password oracle.
-   * Only wrong answers count; a missing second factor is a question, not a guess.
+   * Password (+ second factor) again before an export or an erasure, under the login throttle
+   * (same per-account counter): a stolen session must not become an unlimited password oracle.
    */
   async function reauthenticate(userId: string, auth: Reauthentication): Promise<void> {
-    try {
-      await throttle.assertAllowed('reauth', userId, auth.ip);
-    } catch (error) {
-      if (!(error instanceof TooManyRequestsError)) throw error;
-      throw new TooManyRequestsError('Too many wrong passwords or codes; wait before trying again.', Number(error.headers['Retry-After']));
-    }
-    try {
-      await accounts.reauthenticate('user', userId, auth.password, auth.totp, auth.recoveryCode);
-    } catch (error) {
-      const missingSecondFactor = (error as { missing?: boolean }).missing === true;
-      if (error instanceof HttpProblem && error.status === 401 && !missingSecondFactor) await throttle.recordFailure('reauth', userId, auth.ip);
-      throw error;
-    }
-    await throttle.recordSuccess('reauth', userId);
+    await accounts.reauthenticate('user', userId, { password: auth.password, totp: auth.totp, recoveryCode: auth.recoveryCode }, auth.ip);
   }
 
   async function running409(userId: string, type: RequestType): Promise<never> {

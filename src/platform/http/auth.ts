@@ -9,9 +9,13 @@ import { ForbiddenError, UnauthorizedError } from './problem.js';
 export type StaffRole = 'support' | 'dpo' | 'security' | 'admin';
 export const STAFF_ROLES: StaffRole[] = ['support', 'dpo', 'security', 'admin'];
 
+/**
+ * `secondFactorProved`: this session presented a TOTP or recovery code (at login or by confirming
+ * enrolment), not just the account having 2FA on. Sessions never inherit a factor proved elsewhere.
+ */
 export type Principal =
-  | { kind: 'user'; userId: string; sessionId: string; email: string; pendingDeletion?: boolean }
-  | { kind: 'staff'; staffId: string; sessionId: string; email: string; role: StaffRole; totpConfirmed: boolean }
+  | { kind: 'user'; userId: string; sessionId: string; email: string; pendingDeletion?: boolean; twoFactorEnabled: boolean; secondFactorProved: boolean }
+  | { kind: 'staff'; staffId: string; sessionId: string; email: string; role: StaffRole; totpConfirmed: boolean; secondFactorProved: boolean }
   | { kind: 'apiKey'; apiKeyId: string; userId: string };
 
 declare module 'express-serve-static-core' {
@@ -90,14 +94,22 @@ export function createAuthorization({ document, schemes, onDenied }: Authorizati
     };
 
     if (principal.kind === 'staff') {
+      // TOTP is mandatory for staff, and it is the session that must have presented it: a
+      // session opened before enrolment never gains staff access from a confirmation elsewhere.
       const allowsUnconfirmed = requirements.some((r) => 'staffEnrolment' in r);
-      if (!principal.totpConfirmed && !allowsUnconfirmed) {
-        return deny('totp_required', 'Staff must enrol and confirm TOTP (POST /api/v1/staff/me/2fa/totp) before using any other staff route.');
+      if (!principal.secondFactorProved && !allowsUnconfirmed) {
+        return deny('totp_required', principal.totpConfirmed
+          ? 'This session was opened without a TOTP code; log in again with your code (POST /api/v1/staff/auth/login).'
+          : 'Staff must enrol and confirm TOTP (POST /api/v1/staff/me/2fa/totp) before using any other staff route.');
       }
       const roles = operation['x-custos-roles'];
       if (roles && !roles.includes(principal.role)) {
         return deny('role', `This route needs one of the roles ${roles.join(', ')}; yours is ${principal.role}.`);
       }
+    }
+    // A user who turned 2FA on is protected by it on every route, sessions from before included.
+    if (principal.kind === 'user' && principal.twoFactorEnabled && !principal.secondFactorProved) {
+      return next(new UnauthorizedError('This session was opened before two-factor authentication was turned on; log in again with your code.'));
     }
     // GDPR Art. 17 grace period: an account awaiting erasure may only look at or cancel it.
     if (principal.kind === 'user' && principal.pendingDeletion && operation['x-custos-allow-pending-deletion'] !== true) {
