@@ -3,6 +3,7 @@
 import { generateSecrets } from '../src/platform/dev-secrets.js';
 import { createDb, migrateLatest, withDatabaseName } from '../src/platform/db.js';
 import { closeTestApp } from './support/app.js';
+import { tempDirHooks } from './support/temp.js';
 
 const secrets = generateSecrets();
 const serviceDatabase = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
@@ -15,6 +16,8 @@ Object.assign(process.env, {
   CUSTOS_LOG_LEVEL: process.env.CUSTOS_LOG_LEVEL ?? 'silent',
   CUSTOS_ARTIFACT_DIR: process.env.CUSTOS_ARTIFACT_DIR ?? `.local/test-artifacts/${testDatabase}`,
   CUSTOS_LOGIN_MAX_FAILURES_PER_IP: '1000',
+  // Short job leases, so a test that kills a worker sees its job taken over within seconds.
+  CUSTOS_JOB_LEASE_MS: process.env.CUSTOS_JOB_LEASE_MS ?? '5000',
   ...Object.fromEntries(Object.entries(secrets).filter(([k]) => !process.env[k])),
 });
 
@@ -35,7 +38,10 @@ export const mochaHooks = {
       await db.destroy();
     }
   },
+  beforeEach: tempDirHooks.beforeEach,
+  afterEach: tempDirHooks.afterEach,
   async afterAll() {
+    tempDirHooks.afterAll();
     await closeTestApp();
   },
 };
