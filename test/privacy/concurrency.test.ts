@@ -136,8 +136,9 @@ describe('privacy: concurrent jobs on one account', function () {
     expect(heldByA.lease_owner, 'the holder is recorded for operators').to.match(/^[^/]+\/\d+\/[0-9a-f]{8}$/);
     expect(heldByA.lease_expires_at.getTime()).to.be.greaterThan(Date.now());
 
-    // Worker B while A's lease is live: refused, nothing changes.
-    await privacy.runDeletion(deletionId);
+    // Worker B while A's lease is live: refused at once, nothing changes.
+    const refused = await Promise.race([privacy.runDeletion(deletionId).then(() => 'returned'), new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
+    expect(refused, 'the second worker returns at once without running the erasure').to.equal('returned');
     const stillA = await requestRow(deletionId);
     expect(stillA).to.include({ attempts: 1, lease_owner: heldByA.lease_owner });
     expect(calls, 'the second worker did not run the erasure').to.have.length(1);
