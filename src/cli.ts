@@ -2,10 +2,10 @@
 // The custos command: the process roles (serve, worker, scheduler, dev) and operator commands.
 // Every command works non-interactively (flags or environment) so scripts can drive it.
 import { Command, Option } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { randomBytes } from 'node:crypto';
 import { configReference } from './config.js';
 import { createCliContext, describeError, type CliContext } from './cli/context.js';
+import { readSecretFromStdin, readSecretFromTty } from './cli/read-secret.js';
 import { generateSecrets } from './platform/dev-secrets.js';
 import { migrateLatest } from './platform/db.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
@@ -101,17 +101,25 @@ program.command('seed')
 
 const staff = program.command('staff').description('Staff accounts.');
 staff.command('create')
-  .description('Create a staff account. Without --password, prompts on a terminal or prints a one-time password.')
+  .description('Create a staff account. The password comes from stdin (--password-stdin) or a prompt on a terminal (not echoed); otherwise a one-time password is printed.')
   .requiredOption('--email <email>', 'staff email')
   .addOption(new Option('--role <role>', 'role').choices(STAFF_ROLES).makeOptionMandatory())
-  .option('--password <password>', 'password (≥ 12 characters); or set CUSTOS_STAFF_PASSWORD')
-  .action(async (options: { email: string; role: StaffRole; password?: string }) => {
-    let password = options.password ?? process.env.CUSTOS_STAFF_PASSWORD;
+  .option('--password-stdin', 'read the password (≥ 12 characters) from stdin, e.g. from a secrets manager through a pipe')
+  // Gone on purpose: argv is world-readable (`ps`, /proc/<pid>/cmdline). Kept hidden only to refuse it clearly.
+  .addOption(new Option('--password [password]').hideHelp())
+  .action(async (options: { email: string; role: StaffRole; passwordStdin?: boolean; password?: string | boolean }) => {
+    if (options.password !== undefined) {
+      throw new Error('--password is no longer accepted: a password in the command line is visible to every user of the machine (ps). '
+        + "Pipe it in with --password-stdin, e.g. `printf '%s' \"$PASSWORD\" | custos staff create --email … --role … --password-stdin`, or run the command on a terminal to be prompted.");
+    }
+    let password: string | undefined;
     let generated = false;
-    if (!password && process.stdin.isTTY) {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      password = await rl.question('Password (≥ 12 characters): ');
-      rl.close();
+    if (options.passwordStdin) {
+      password = await readSecretFromStdin();
+      if (!password) throw new Error('--password-stdin: stdin held no password (pipe one in, ≥ 12 characters)');
+    } else if (process.stdin.isTTY) {
+      password = await readSecretFromTty('Password (≥ 12 characters, not shown): ');
+      if (password && (await readSecretFromTty('Same password again: ')) !== password) throw new Error('the two passwords differ; nothing was created');
     }
     if (!password) {
       password = randomBytes(18).toString('base64url');

@@ -119,12 +119,14 @@ const settings = {
   CUSTOS_BACKUP_KEEP_DAILY: { doc: 'Data backups kept: the newest of each of this many recent days.', default: '7', parse: integer(0, 3650) },
   CUSTOS_BACKUP_KEEP_WEEKLY: { doc: 'Data backups kept: the newest of each of this many recent ISO weeks.', default: '4', parse: integer(0, 520) },
   CUSTOS_BACKUP_KEEP_MONTHLY: { doc: 'Data backups kept: the newest of each of this many recent months.', default: '6', parse: integer(0, 1200) },
+  CUSTOS_BACKUP_STALE_PARTIAL_HOURS: { doc: 'Prune removes unfinished backup files (*.partial) older than this: a running backup keeps writing to its own, so it is never this old.', default: '6', parse: integer(1, 24) },
   CUSTOS_BACKUP_CRON: { doc: 'node-cron schedule of the nightly backup, verify and prune (server time zone).', default: '30 2 * * *', parse: text },
   CUSTOS_SHUTDOWN_GRACE_MS: { doc: 'How long SIGTERM waits for in-flight requests and jobs.', default: '10000', parse: integer(0) },
   CUSTOS_DELETION_GRACE_DAYS: { doc: 'Days between an account deletion request and the erasure (0 = at once); the user can cancel meanwhile.', default: '7', parse: integer(0, 30) },
   CUSTOS_EXPORT_TTL_DAYS: { doc: 'Days a finished data export can be downloaded before it is deleted.', default: '7', parse: integer(1, 30) },
   CUSTOS_DELETION_BATCH_ROWS: { doc: 'Rows an account deletion removes per transaction (each batch records its count).', default: '1000', parse: integer(100, 100000) },
   CUSTOS_DELETION_PAUSE_MS: { doc: 'Pause between deletion batches, leaving the database to other users\' queries.', default: '20', parse: integer(0, 10000) },
+  CUSTOS_JOB_LEASE_MS: { doc: 'Lease of a worker on a privacy request or backup run (renewed every third of it while the job runs); another worker may take the job over only once it has expired.', default: '60000', parse: integer(1000, 3_600_000) },
   CUSTOS_AUDIT_RETENTION_DAYS: { doc: 'Audit-trail entries older than this are purged, only in whole signed-checkpoint ranges (the purge is itself recorded).', default: '400', parse: integer(1, 36500) },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
 } satisfies Record<string, Setting<unknown>>;
@@ -159,7 +161,9 @@ export interface Config {
   metricsToken?: string;
   logLevel: string;
   artifactDir: string;
-  backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; cron: string };
+  backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; stalePartialHours: number; cron: string };
+  /** Lease length of a worker on a durable job (privacy request, backup run). */
+  jobLeaseMs: number;
   shutdownGraceMs: number;
   privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
@@ -265,8 +269,10 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
       keystoreDir: read(env, 'CUSTOS_KEYSTORE_BACKUP_DIR')!,
       keystoreRetentionDays: read(env, 'CUSTOS_KEYSTORE_BACKUP_RETENTION_DAYS')!,
       keep: { daily: read(env, 'CUSTOS_BACKUP_KEEP_DAILY')!, weekly: read(env, 'CUSTOS_BACKUP_KEEP_WEEKLY')!, monthly: read(env, 'CUSTOS_BACKUP_KEEP_MONTHLY')! },
+      stalePartialHours: read(env, 'CUSTOS_BACKUP_STALE_PARTIAL_HOURS')!,
       cron: read(env, 'CUSTOS_BACKUP_CRON')!,
     },
+    jobLeaseMs: read(env, 'CUSTOS_JOB_LEASE_MS')!,
     shutdownGraceMs: read(env, 'CUSTOS_SHUTDOWN_GRACE_MS')!,
     privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')!, deletionBatchRows: read(env, 'CUSTOS_DELETION_BATCH_ROWS')!, deletionPauseMs: read(env, 'CUSTOS_DELETION_PAUSE_MS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },

@@ -3,6 +3,7 @@
 import { generateSecrets } from '../src/platform/dev-secrets.js';
 import { createDb, migrateLatest, withDatabaseName } from '../src/platform/db.js';
 import { closeTestApp } from './support/app.js';
+import { tempDirHooks } from './support/temp.js';
 
 const secrets = generateSecrets();
 const serviceDatabase = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
@@ -17,6 +18,8 @@ Object.assign(process.env, {
   CUSTOS_LOGIN_MAX_FAILURES_PER_IP: '1000',
   // The suite registers hundreds of users from 127.0.0.1; registration.test.ts uses low limits.
   CUSTOS_REGISTER_MAX_PER_IP: '100000',
+  // Short job leases, so a test that kills a worker sees its job taken over within seconds.
+  CUSTOS_JOB_LEASE_MS: process.env.CUSTOS_JOB_LEASE_MS ?? '5000',
   ...Object.fromEntries(Object.entries(secrets).filter(([k]) => !process.env[k])),
 });
 
@@ -37,7 +40,10 @@ export const mochaHooks = {
       await db.destroy();
     }
   },
+  beforeEach: tempDirHooks.beforeEach,
+  afterEach: tempDirHooks.afterEach,
   async afterAll() {
+    tempDirHooks.afterAll();
     await closeTestApp();
   },
 };

@@ -21,8 +21,11 @@ export interface ArtifactStorage {
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
   stat(key: string): Promise<StoredObject | null>;
   delete(key: string): Promise<boolean>;
-  /** Objects under a prefix ("exports/", "files/<userId>/"). */
-  list(prefix: string): Promise<StoredObject[]>;
+  /**
+   * Objects under a prefix ("exports/", "files/<userId>/"). With `includePartials`, also the
+   * temporary files of writes in progress or crashed (an erasure must remove those too).
+   */
+  list(prefix: string, options?: { includePartials?: boolean }): Promise<StoredObject[]>;
   /** Removes temporary files older than `olderThanMs` left by crashed writers. */
   sweepPartials(olderThanMs: number): Promise<number>;
 }
@@ -84,14 +87,14 @@ export function createLocalStorage(rootDir: string): ArtifactStorage {
       await rm(path, { force: true });
       return true;
     },
-    async list(prefix) {
+    async list(prefix, options = {}) {
       // Walk only the prefix's directory ('' when the prefix has no '/'), not every user's artifacts.
       const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
       const files = await walk(dir ? pathOf(dir) : root);
       const objects: StoredObject[] = [];
       for (const file of files) {
         const key = relative(root, file).split(sep).join('/');
-        if (!key.startsWith(prefix) || key.endsWith(PARTIAL_SUFFIX)) continue;
+        if (!key.startsWith(prefix) || (key.endsWith(PARTIAL_SUFFIX) && !options.includePartials)) continue;
         const s = await stat(file).catch(() => null);
         if (s) objects.push({ key, size: s.size, modifiedAt: s.mtime });
       }

@@ -2,11 +2,11 @@
 // README's break-glass line with the real openssl and pg_restore.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { testContainer } from '../support/app.js';
+import { tempDir } from '../support/temp.js';
 import { createUser } from '../support/accounts.js';
 import { backupFile, custos, hasBinary, opensslRestoreList, readBackup } from './support.js';
 
@@ -46,7 +46,7 @@ describe('custos backup (CLI)', function () {
     const run = (await testContainer().backups.get(dataId))!;
     expect(readBackup('data', run.storageKey!).includes(Buffer.from(canaryEmail))).to.equal(false);
     // ...while the decrypted archive really holds it, so the check above can fail.
-    const out = join(mkdtempSync(join(tmpdir(), 'custos-backup-')), 'plain.dump');
+    const out = join(tempDir('backup'), 'plain.dump');
     const decrypted = await custos(['backup', 'decrypt', dataId, '--out', out]);
     expect(decrypted.code, decrypted.stderr).to.equal(0);
     expect(decrypted.stdout).to.match(/matches the signed manifest/);
@@ -82,7 +82,7 @@ describe('custos backup (CLI)', function () {
   });
 
   it('refuses to decrypt with a wrong passphrase, with a clear message and no stack trace', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'custos-backup-')), 'x.dump');
+    const out = join(tempDir('backup'), 'x.dump');
     const result = await custos(['backup', 'decrypt', '--latest', '--out', out], { CUSTOS_BACKUP_PASSPHRASE: 'not-the-passphrase' });
     expect(result.code).to.equal(1);
     expect(result.stderr).to.include('custos: wrong passphrase or not an OpenSSL-encrypted file');
@@ -133,10 +133,10 @@ describe('custos backup (CLI)', function () {
   });
 
   it('reads a passphrase from CUSTOS_BACKUP_PASSPHRASE_FILE', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'custos-pass-')), 'passphrase');
+    const file = join(tempDir('pass'), 'passphrase');
     spawnSync('sh', ['-c', `printf '%s\\n' "$P" > "${file}"`], { env: { ...process.env, P: passphrase() } });
     expect(readFileSync(file, 'utf8').trim()).to.equal(passphrase());
-    const out = join(mkdtempSync(join(tmpdir(), 'custos-backup-')), 'y.dump');
+    const out = join(tempDir('backup'), 'y.dump');
     const result = await custos(['backup', 'decrypt', dataId, '--out', out], { CUSTOS_BACKUP_PASSPHRASE: undefined, CUSTOS_BACKUP_PASSPHRASE_FILE: file });
     expect(result.code, result.stderr).to.equal(0);
   });

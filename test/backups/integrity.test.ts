@@ -3,14 +3,14 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, createReadStream, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createOpenSslDecryptor, createOpenSslEncryptor } from '../../src/platform/crypto/openssl-enc.js';
 import type { BackupRun } from '../../src/modules/backups/backups-types.js';
 import { testContainer } from '../support/app.js';
+import { tempDir } from '../support/temp.js';
 import { backupFile, hasBinary } from './support.js';
 
 async function decryptNode(file: string, passphrase: string): Promise<Buffer> {
@@ -23,7 +23,7 @@ async function decryptNode(file: string, passphrase: string): Promise<Buffer> {
 
 describe('backups: OpenSSL format and tamper detection', function () {
   this.timeout(60_000);
-  const dir = mkdtempSync(join(tmpdir(), 'custos-enc-'));
+  const dir = tempDir('enc');
 
   it('decrypts, with the Node stream, files written by `openssl enc` (sizes around the block boundary)', async function () {
     if (!hasBinary('openssl')) this.skip();

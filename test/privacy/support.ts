@@ -1,16 +1,17 @@
 // Helpers for the privacy tests: in-process or child-process workers, polling, decryption with
 // openpgp, and reading a ZIP with the standard `unzip` tool.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { expect } from 'chai';
 import { startWorkers, type RunningRole } from '../../src/roles.js';
 import { api, testContainer } from '../support/app.js';
 import type { TestUser } from '../support/accounts.js';
+import { tempDir as makeTempDir } from '../support/temp.js';
 
-export const tempDir = () => mkdtempSync(join(tmpdir(), 'custos-privacy-'));
+/** A temporary directory removed after the test (gpg homes, unzipped archives). */
+export const tempDir = () => makeTempDir('privacy');
 
 export function startInProcessWorkers(): RunningRole {
   return startWorkers(testContainer());

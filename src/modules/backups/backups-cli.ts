@@ -94,12 +94,15 @@ export function registerBackupCommands(program: Command, ctx: CliContext) {
     });
 
   backup.command('prune')
-    .description('Apply retention: keep CUSTOS_BACKUP_KEEP_DAILY/_WEEKLY/_MONTHLY data backups and key-store backups younger than CUSTOS_KEYSTORE_BACKUP_RETENTION_DAYS.')
+    .description('Apply retention: keep CUSTOS_BACKUP_KEEP_DAILY/_WEEKLY/_MONTHLY data backups and key-store backups younger than CUSTOS_KEYSTORE_BACKUP_RETENTION_DAYS; remove the files of failed and interrupted runs, every key-store file older than the window, and *.partial files older than CUSTOS_BACKUP_STALE_PARTIAL_HOURS.')
     .action(async () => {
       const { backups, platform } = await ctx.open();
-      const { kept, deleted } = await backups.prune();
+      const { kept, deleted, failedCleaned, sweptFiles } = await backups.prune();
       for (const run of deleted) out(`deleted  ${line(run)}`);
+      for (const run of failedCleaned) out(`cleaned  ${line(run)}`);
+      for (const file of sweptFiles) out(`swept    ${file.kind.padEnd(8)}  ${file.key}`);
       const { keep, keystoreRetentionDays } = platform.config.backup;
-      out(`pruned ${deleted.length} backup(s), kept ${kept.length} (policy: ${keep.daily} daily, ${keep.weekly} weekly, ${keep.monthly} monthly; key store ${keystoreRetentionDays} days)`);
+      out(`pruned ${deleted.length} backup(s), kept ${kept.length} (policy: ${keep.daily} daily, ${keep.weekly} weekly, ${keep.monthly} monthly; key store ${keystoreRetentionDays} days); `
+        + `removed the files of ${failedCleaned.length} failed or interrupted run(s) and ${sweptFiles.length} untracked or unfinished file(s)`);
     });
 }

@@ -16,6 +16,8 @@ export function registerBackups(platform: Platform) {
     passphrase: config.backup.passphrase,
     keep: config.backup.keep,
     keystoreRetentionDays: config.backup.keystoreRetentionDays,
+    stalePartialHours: config.backup.stalePartialHours,
+    leaseMs: config.jobLeaseMs,
     logger,
   });
   const registration: ModuleRegistration = { name: 'backups', routes: backupsRoutes(service) };

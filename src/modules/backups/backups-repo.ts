@@ -1,7 +1,7 @@
 // The SQL of the backups domain: backup_runs, plus the catalogue queries a backup needs
 // (snapshot, row counts, server and schema version). The only file here that imports knex.
 import type { Knex } from '../../platform/db.js';
-import type { BackupKind, BackupRun } from './backups-types.js';
+import type { BackupKind, BackupRun, BackupStatus } from './backups-types.js';
 
 type Row = Record<string, any>;
 
@@ -23,7 +23,15 @@ const toRun = (r: Row): BackupRun => ({
   verifyError: r.verify_error,
   verifyDurationMs: r.verify_duration_ms,
   deletedAt: r.deleted_at,
+  leaseOwner: r.lease_owner ?? null,
+  leaseExpiresAt: r.lease_expires_at ?? null,
 });
+
+/** A worker's hold on a running backup: who, and for how long each renewal extends it. */
+export interface BackupLease {
+  owner: string;
+  ms: number;
+}
 
 // pg returns DATE as a local-midnight Date; format it back without a time-zone shift.
 const formatDate = (d: Date | string) => (typeof d === 'string' ? d : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`);
@@ -40,11 +48,30 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 export function createBackupsRepo(db: Knex) {
   return {
-    async insertRun(input: { kind: BackupKind; scheduledFor?: string; startedAt?: Date }): Promise<BackupRun> {
+    async insertRun(input: { kind: BackupKind; scheduledFor?: string; startedAt?: Date; lease?: BackupLease }): Promise<BackupRun> {
       const [row] = await db('backup_runs')
-        .insert({ kind: input.kind, scheduled_for: input.scheduledFor ?? null, ...(input.startedAt ? { started_at: input.startedAt } : {}) })
+        .insert({
+          kind: input.kind, scheduled_for: input.scheduledFor ?? null, ...(input.startedAt ? { started_at: input.startedAt } : {}),
+          ...(input.lease ? { lease_owner: input.lease.owner, lease_expires_at: db.raw(`now() + ? * interval '1 millisecond'`, [input.lease.ms]) } : {}),
+        })
         .returning('*');
       return toRun(row);
+    },
+    /** Extends a running backup's lease; false once it expired or the run is no longer this worker's. */
+    async renewLease(id: string, lease: BackupLease): Promise<boolean> {
+      const n = await db('backup_runs').where({ id, status: 'running', lease_owner: lease.owner }).andWhere('lease_expires_at', '>', db.fn.now())
+        .update({ lease_expires_at: db.raw(`now() + ? * interval '1 millisecond'`, [lease.ms]) });
+      return n > 0;
+    },
+    /**
+     * A 'running' row whose worker is gone (lease expired, or none recorded) becomes failed, so a
+     * retry may start and prune may remove what it left. False while a live worker holds it.
+     */
+    async markInterrupted(id: string): Promise<boolean> {
+      const n = await db('backup_runs').where({ id, status: 'running' })
+        .andWhere((q) => q.whereNull('lease_expires_at').orWhere('lease_expires_at', '<=', db.fn.now()))
+        .update({ status: 'failed', finished_at: db.fn.now(), error: 'interrupted: its worker stopped before the backup finished' });
+      return n > 0;
     },
     async findRun(id: string): Promise<BackupRun | null> {
       if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
@@ -59,17 +86,20 @@ export function createBackupsRepo(db: Knex) {
       const row = await db('backup_runs').where({ kind, status: 'succeeded' }).orderBy('started_at', 'desc').first();
       return row ? toRun(row) : null;
     },
-    async listRuns(filter: { kind?: BackupKind; status?: string; limit?: number } = {}): Promise<BackupRun[]> {
+    async listRuns(filter: { kind?: BackupKind; status?: BackupStatus; limit?: number; filesLeft?: boolean } = {}): Promise<BackupRun[]> {
       const q = db('backup_runs').orderBy('started_at', 'desc').limit(filter.limit ?? 100);
       if (filter.kind) q.where('kind', filter.kind);
       if (filter.status) q.where('status', filter.status);
+      if (filter.filesLeft) q.whereNull('deleted_at');
       return (await q).map(toRun);
     },
     async setStorageKey(id: string, storageKey: string) {
       await db('backup_runs').where({ id }).update({ storage_key: storageKey });
     },
-    async markSucceeded(id: string, result: { sizeBytes: number; plaintextBytes: number; plaintextSha256: string; ciphertextSha256: string; finishedAt: Date }) {
-      await db('backup_runs').where({ id }).update({
+    /** False unless the run is still running under this lease (else another attempt took it over). */
+    async markSucceeded(id: string, lease: BackupLease, result: { sizeBytes: number; plaintextBytes: number; plaintextSha256: string; ciphertextSha256: string; finishedAt: Date }): Promise<boolean> {
+      const n = await db('backup_runs').where({ id, status: 'running', lease_owner: lease.owner }).update({
+        lease_expires_at: db.fn.now(),
         status: 'succeeded',
         size_bytes: result.sizeBytes,
         plaintext_bytes: result.plaintextBytes,
@@ -78,9 +108,15 @@ export function createBackupsRepo(db: Knex) {
         finished_at: result.finishedAt,
         error: null,
       });
+      return n > 0;
     },
     async markFailed(id: string, error: string) {
-      await db('backup_runs').where({ id }).update({ status: 'failed', finished_at: db.fn.now(), error: error.slice(0, 2000) });
+      await db('backup_runs').where({ id }).whereNot('status', 'deleted')
+        .update({ status: 'failed', finished_at: db.fn.now(), error: error.slice(0, 2000), lease_expires_at: db.fn.now() });
+    },
+    /** A failed run's files are gone: it stays failed (with its error) for the record. */
+    async markFilesDeleted(id: string) {
+      await db('backup_runs').where({ id }).update({ deleted_at: db.fn.now() });
     },
     async recordVerify(id: string, result: { ok: boolean; durationMs: number; error?: string }) {
       await db('backup_runs').where({ id }).update({

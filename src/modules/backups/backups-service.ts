@@ -6,7 +6,8 @@ import { createOpenSslEncryptor, OPENSSL_ITERATIONS } from '../../platform/crypt
 import type { Signer } from '../../platform/crypto/signing.js';
 import type { Logger } from '../../platform/logger.js';
 import type { ArtifactStorage } from '../../platform/storage.js';
-import type { BackupsRepo } from './backups-repo.js';
+import { keepLeaseAlive, newLeaseOwner } from '../../platform/lease.js';
+import type { BackupLease, BackupsRepo } from './backups-repo.js';
 import type { BackupKind, BackupManifest, BackupRun, PruneResult, VerifyResult } from './backups-types.js';
 import { manifestKeyOf, signManifest, writeManifest } from './manifest.js';
 import { databaseName, startPgDump } from './pg-tools.js';
@@ -33,6 +34,10 @@ export interface BackupsDeps {
   passphrase?: string;
   keep: RetentionPolicy;
   keystoreRetentionDays: number;
+  /** Unfinished files (*.partial) older than this are swept by prune; a running backup's never is. */
+  stalePartialHours: number;
+  /** Lease of the worker on a running backup (CUSTOS_JOB_LEASE_MS). */
+  leaseMs: number;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
@@ -58,7 +63,10 @@ export function createBackupsService(deps: BackupsDeps) {
   async function run(options: { kind?: BackupKind; scheduledFor?: string; progress?: ProgressFactory } = {}): Promise<BackupRun> {
     const passphrase = requirePassphrase();
     const kind = options.kind ?? 'data';
-    const started = await repo.insertRun({ kind, scheduledFor: options.scheduledFor });
+    const lease: BackupLease = { owner: newLeaseOwner(), ms: deps.leaseMs };
+    const started = await repo.insertRun({ kind, scheduledFor: options.scheduledFor, lease });
+    // Renewed while pg_dump runs: a retry of the same night waits for it instead of running beside it.
+    const held = keepLeaseAlive(lease.owner, `backup ${started.id}`, lease.ms, () => repo.renewLease(started.id, lease));
     const fileKey = `${kind}-${stamp(started.startedAt)}-${started.id}.dump.enc`;
     await repo.setStorageKey(started.id, fileKey);
     const store = storage[kind];
@@ -98,13 +106,14 @@ export function createBackupsService(deps: BackupsDeps) {
           rowCounts,
         };
         await writeManifest(store, signManifest(signer, manifest));
-        await repo.markSucceeded(started.id, {
+        const recorded = await repo.markSucceeded(started.id, lease, {
           sizeBytes: size,
           plaintextBytes: digests.plaintext.size,
           plaintextSha256: digests.plaintext.sha256,
           ciphertextSha256: digests.ciphertext.sha256,
           finishedAt,
         });
+        if (!recorded) throw new BackupError(`backup ${started.id} lost its lease (its worker stalled and the run was marked interrupted); its files are removed`);
       });
     } catch (error) {
       // A file without a manifest (or a row that says failed) must not look like a usable backup.
@@ -112,35 +121,74 @@ export function createBackupsService(deps: BackupsDeps) {
       await repo.markFailed(started.id, message(error)).catch(() => {});
       logger.error({ backupRunId: started.id, kind, err: { message: message(error) } }, 'backup failed');
       throw error instanceof BackupError ? error : new BackupError(`backup ${started.id} failed: ${message(error)}`);
+    } finally {
+      held.stop();
     }
     logger.info({ backupRunId: started.id, kind }, 'backup succeeded');
     return (await repo.findRun(started.id))!;
   }
 
+  async function deleteFiles(run: BackupRun) {
+    if (!run.storageKey) return;
+    const store = storage[run.kind];
+    await store.delete(run.storageKey);
+    await store.delete(manifestKeyOf(run.storageKey));
+    // The run's own unfinished file (pg_dump cut short, worker killed): `<key>.<uuid>.partial`.
+    for (const object of await store.list(run.storageKey, { includePartials: true })) await store.delete(object.key);
+  }
+
   async function deleteBackup(run: BackupRun) {
-    if (run.storageKey) {
-      await storage[run.kind].delete(run.storageKey);
-      await storage[run.kind].delete(manifestKeyOf(run.storageKey));
-    }
+    await deleteFiles(run);
     await repo.markDeleted(run.id);
   }
 
   /**
    * Data backups: grandfather-father-son (daily/weekly/monthly). Key-store backups: everything
    * older than the key-store window goes, with no exception — that deadline is what lets
-   * crypto-shredding reach the data backups kept for months.
+   * crypto-shredding reach the data backups kept for months. So, whatever a run's status:
+   * - a 'running' run whose worker's lease expired is interrupted: marked failed;
+   * - a failed run's leftover files (published file, manifest, *.partial) are removed;
+   * - any key-store file older than the window goes, even one no run row accounts for;
+   * - unfinished files (*.partial) older than CUSTOS_BACKUP_STALE_PARTIAL_HOURS go from both
+   *   folders (a running backup writes to its own all the time, so it is never that old).
    */
   async function prune(options: { now?: Date } = {}): Promise<PruneResult> {
     const now = options.now ?? new Date();
-    const data = await repo.listRuns({ kind: 'data', status: 'succeeded', limit: 1_000_000 });
+    const everyRun = 1_000_000;
+    for (const run of await repo.listRuns({ status: 'running', limit: everyRun })) await repo.markInterrupted(run.id);
+    const failedCleaned = await repo.listRuns({ status: 'failed', filesLeft: true, limit: everyRun });
+    for (const run of failedCleaned) {
+      await deleteFiles(run);
+      await repo.markFilesDeleted(run.id);
+    }
+
+    const data = await repo.listRuns({ kind: 'data', status: 'succeeded', limit: everyRun });
     const retained = selectRetained(data, deps.keep);
-    const keystore = await repo.listRuns({ kind: 'keystore', status: 'succeeded', limit: 1_000_000 });
+    const keystore = await repo.listRuns({ kind: 'keystore', status: 'succeeded', limit: everyRun });
     const cutoff = now.getTime() - deps.keystoreRetentionDays * 86_400_000;
-    const result: PruneResult = { kept: [], deleted: [] };
+    const result: PruneResult = { kept: [], deleted: [], failedCleaned, sweptFiles: [] };
     for (const run of data) (retained.has(run.id) ? result.kept : result.deleted).push(run);
     for (const run of keystore) (run.startedAt.getTime() >= cutoff ? result.kept : result.deleted).push(run);
     for (const run of result.deleted) await deleteBackup(run);
-    if (result.deleted.length) logger.info({ deleted: result.deleted.map((r) => r.id) }, 'backups pruned');
+
+    // By file age, whatever the rows say: wrapped keys must not outlive the window in any file.
+    const keptKeys = new Set(result.kept.filter((r) => r.kind === 'keystore').flatMap((r) => (r.storageKey ? [r.storageKey, manifestKeyOf(r.storageKey)] : [])));
+    for (const object of await storage.keystore.list('', { includePartials: true })) {
+      if (object.modifiedAt.getTime() < cutoff && !keptKeys.has(object.key) && (await storage.keystore.delete(object.key))) {
+        result.sweptFiles.push({ kind: 'keystore', key: object.key });
+      }
+    }
+    const partialCutoff = Date.now() - deps.stalePartialHours * 3_600_000;
+    for (const kind of ['data', 'keystore'] as const) {
+      for (const object of await storage[kind].list('', { includePartials: true })) {
+        if (object.key.endsWith('.partial') && object.modifiedAt.getTime() < partialCutoff && (await storage[kind].delete(object.key))) {
+          result.sweptFiles.push({ kind, key: object.key });
+        }
+      }
+    }
+    if (result.deleted.length || failedCleaned.length || result.sweptFiles.length) {
+      logger.info({ deleted: result.deleted.map((r) => r.id), failedCleaned: failedCleaned.map((r) => r.id), swept: result.sweptFiles.length }, 'backups pruned');
+    }
     return result;
   }
 
@@ -150,12 +198,16 @@ export function createBackupsService(deps: BackupsDeps) {
     const runs: BackupRun[] = [];
     for (const kind of ['data', 'keystore'] as const) {
       const existing = await repo.findScheduled(kind, date);
-      if (existing?.status === 'succeeded') {
+      // Done already ('deleted': done, and since pruned).
+      if (existing?.status === 'succeeded' || existing?.status === 'deleted') {
         runs.push(existing);
         continue;
       }
-      // A 'running' row for this night belongs to an attempt that died (BullMQ runs one job per id).
-      if (existing) await repo.markFailed(existing.id, 'interrupted; retried by the next attempt');
+      // A 'running' row for this night: retried only once its worker's lease expired. BullMQ's own
+      // lock can expire under a long dump, and a second pg_dump beside the first must not start.
+      if (existing && !(await repo.markInterrupted(existing.id))) {
+        throw new BackupError(`the ${kind} backup of ${date} is still running (${existing.id}, held by ${existing.leaseOwner ?? 'unknown'} until ${existing.leaseExpiresAt?.toISOString() ?? '?'}); not starting a second one`);
+      }
       runs.push(await run({ kind, scheduledFor: date }));
     }
     return runs;

@@ -19,7 +19,11 @@ export interface BackupRun {
   verifyStatus: 'passed' | 'failed' | null;
   verifyError: string | null;
   verifyDurationMs: number | null;
+  /** Files removed (status 'deleted' for pruned backups; a failed run keeps its status). */
   deletedAt: Date | null;
+  /** The worker running (or that last ran) the backup, and until when its lease holds. */
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
 }
 
 /** Written next to each backup file and signed (Ed25519), so a swapped or truncated file is detected. */
@@ -57,4 +61,8 @@ export interface VerifyResult {
 export interface PruneResult {
   kept: BackupRun[];
   deleted: BackupRun[];
+  /** Failed or interrupted runs whose leftover files were removed (the rows stay failed). */
+  failedCleaned: BackupRun[];
+  /** Files removed with no run to account for them: key-store files past the window, stale *.partial files. */
+  sweptFiles: Array<{ kind: BackupKind; key: string }>;
 }

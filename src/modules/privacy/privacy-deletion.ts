@@ -4,7 +4,8 @@
 // backups included, becomes unreadable), the tombstone and the signed receipt.
 import { pepperedHash } from '../../platform/crypto/hashing.js';
 import type { Platform, ModuleRegistration } from '../../platform/platform.js';
-import { FIRST_TID, type PrivacyRepo } from './privacy-repo.js';
+import type { HeldLease } from '../../platform/lease.js';
+import { FIRST_TID, type Lease, type PrivacyRepo } from './privacy-repo.js';
 import type { DeletionReceipt, PrivacyRequest } from './privacy-types.js';
 
 export const RETAINED_STATEMENT = [
@@ -24,8 +25,26 @@ export const exportPrefix = (userId: string) => `exports/${userId}/`;
 export function createDeletionRunner({ repo, platform, modules }: Deps) {
   const { keyStore, signer, artifacts, config } = platform;
 
-  return async function runDeletion(request: PrivacyRequest): Promise<DeletionReceipt> {
+  /**
+   * Cancels the user's exports, then waits until none of their workers holds a live lease: a
+   * cancelled export can no longer publish, and once its worker has stopped (or its lease ran
+   * out after a crash) nothing writes under the user's export prefix any more, so the listing
+   * below sees every file, temporary ones included.
+   */
+  async function stopExports(userId: string, lease: Lease, held: HeldLease): Promise<void> {
+    await repo.cancelExportsOf(userId);
+    const deadline = Date.now() + lease.ms * 2;
+    while ((await repo.liveExportLeases(userId)) > 0) {
+      held.assertHeld();
+      if (Date.now() > deadline) throw new Error('an export of this account is still running; the deletion retries');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  return async function runDeletion(request: PrivacyRequest, lease: Lease, held: HeldLease): Promise<DeletionReceipt> {
     const userId = request.userId;
+    await repo.mergeProgress(request.id, { phase: 'exports' });
+    await stopExports(userId, lease, held);
     // Small batches with a pause between them: other users' queries wait at most one short
     // batch, and the pause hands them the CPU and disk (CUSTOS_DELETION_BATCH_ROWS/_PAUSE_MS).
     const { deletionBatchRows: batchRows, deletionPauseMs: pauseMs } = config.privacy;
@@ -37,7 +56,7 @@ export function createDeletionRunner({ repo, platform, modules }: Deps) {
       // fewer than a batch: then that batch took everything left.
       let after = FIRST_TID;
       for (;;) {
-        const { n, last } = await repo.deleteBatch(request.id, ref, userId, batchRows, after);
+        const { n, last } = await repo.deleteBatch(request.id, lease, ref, userId, batchRows, after);
         if (n < batchRows) {
           if (after === FIRST_TID) break;
           after = FIRST_TID;
@@ -54,7 +73,8 @@ export function createDeletionRunner({ repo, platform, modules }: Deps) {
       const erase = module.personalData?.eraseArtifacts;
       if (erase) erased += await erase(userId);
     }
-    for (const object of await artifacts.list(exportPrefix(userId))) {
+    held.assertHeld();
+    for (const object of await artifacts.list(exportPrefix(userId), { includePartials: true })) {
       if (await artifacts.delete(object.key)) erased += 1;
     }
     await repo.mergeProgress(request.id, { phase: 'finalising', artifacts: erased });
@@ -71,7 +91,7 @@ export function createDeletionRunner({ repo, platform, modules }: Deps) {
       tables['users.id'] = (await trx('users').where({ id: userId }).count<{ n: number }[]>('* as n'))[0].n;
       tables['privacy_requests.user_id(export)'] = (await trx('privacy_requests').where({ user_id: userId, type: 'export' }).count<{ n: number }[]>('* as n'))[0].n;
       tables['keystore.data_keys.subject_id'] = (await trx.withSchema('keystore').table('data_keys').where({ subject_id: userId }).count<{ n: number }[]>('* as n'))[0].n;
-      const leftoverArtifacts = (await artifacts.list(exportPrefix(userId))).length;
+      const leftoverArtifacts = (await artifacts.list(exportPrefix(userId), { includePartials: true })).length;
       const deletedRows: Record<string, number> = { ...(current.progress.counts ?? {}) };
       deletedRows['privacy_requests.user_id(export)'] = exportRequests;
       deletedRows['users.id'] = (deletedRows['users.id'] ?? 0) + users;
@@ -101,7 +121,7 @@ export function createDeletionRunner({ repo, platform, modules }: Deps) {
           requestedAt: request.createdAt, rowCounts: deletedRows,
         });
       }
-      await repo.completeDeletion(trx, request.id, text, signer.sign(text));
+      await repo.completeDeletion(trx, request.id, lease, text, signer.sign(text));
       return receipt;
     });
   };

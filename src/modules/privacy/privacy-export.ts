@@ -27,6 +27,8 @@ export interface BuildExportInput {
   modules: ModuleRegistration[];
   artifacts: ArtifactStorage;
   onProgress: (progress: ExportProgress) => Promise<void>;
+  /** Stops the build at once (the worker lost its lease: cancelled by a deletion, or taken over). */
+  signal?: AbortSignal;
 }
 
 export interface BuiltExport {
@@ -122,13 +124,17 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
   const encrypted = 'passphrase' in input.recipient
     ? await openpgp.encrypt({ message, passwords: [input.recipient.passphrase], format: 'binary' })
     : await openpgp.encrypt({ message, encryptionKeys: await recipientKeyForJob(input.recipient.publicKey), format: 'binary' });
-  const stored = input.artifacts.put(input.artifactKey, Readable.fromWeb(encrypted as unknown as import('node:stream/web').ReadableStream<Uint8Array>));
+  const source = Readable.fromWeb(encrypted as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
+  const stored = input.artifacts.put(input.artifactKey, source);
   // A failure anywhere (DB read, zip, encryption, disk) must reject the whole build.
   let failure: Error | undefined;
   const failed = new Promise<never>((_, reject) => {
     archive.on('error', (e: Error) => { failure ??= e; reject(e); });
     archive.on('warning', (e: Error) => { failure ??= e; reject(e); });
     stored.catch((e: Error) => { failure ??= e; reject(e); });
+    const onAbort = () => { const e = input.signal!.reason as Error; failure ??= e; reject(e); };
+    if (input.signal?.aborted) onAbort();
+    else input.signal?.addEventListener('abort', onAbort, { once: true });
   });
   failed.catch(() => {});
 
@@ -198,6 +204,9 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
     return { artifactBytes, plaintextBytes: plaintextBytes + Buffer.byteLength(manifestJson), rows: counter.rows, files, manifest };
   } catch (error) {
     archive.abort();
+    // Fail the write itself, so storage removes its temporary file instead of publishing what an
+    // aborted archive would otherwise end as: a truncated export under the final name.
+    source.destroy(failure ?? (error as Error));
     await stored.catch(() => {});
     throw failure ?? error;
   }

@@ -1,6 +1,7 @@
 // The SQL of the privacy domain. Rows become PrivacyRequest objects here; the deletion walk's
 // generic statements (any table referencing users) live here too, quoted from the catalogue.
 import type { Knex } from '../../platform/db.js';
+import { LeaseLostError } from '../../platform/lease.js';
 import type { DeletionProgress, ExportProgress, PrivacyRequest, RequestState, RequestType, UserReference } from './privacy-types.js';
 import { UNFINISHED_STATES } from './privacy-types.js';
 
@@ -28,7 +29,15 @@ const toRequest = (r: Row): PrivacyRequest => ({
   startedAt: r.started_at,
   completedAt: r.completed_at,
   cancelledAt: r.cancelled_at,
+  leaseOwner: r.lease_owner ?? null,
+  leaseExpiresAt: r.lease_expires_at ?? null,
 });
+
+/** A worker's hold on a request: who, and for how long each renewal extends it. */
+export interface Lease {
+  owner: string;
+  ms: number;
+}
 
 /** Below every real tuple id (offsets start at 1): a pass from here covers the whole table. */
 export const FIRST_TID = '(0,0)';
@@ -50,6 +59,16 @@ export interface NewRequest {
 
 export function createPrivacyRepo(db: Knex) {
   const requests = (q: Knex = db) => q('privacy_requests');
+
+  /**
+   * Extends the lease; false when the holder lost it: taken over, cancelled, finished, or expired
+   * (once expired another worker may already be on its way in, so the holder stops too).
+   */
+  const renewLease = async (id: string, lease: Lease, trx: Knex = db): Promise<boolean> => {
+    const n = await requests(trx).where({ id, state: 'processing', lease_owner: lease.owner }).andWhere('lease_expires_at', '>', trx.fn.now())
+      .update({ lease_expires_at: trx.raw(`now() + ? * interval '1 millisecond'`, [lease.ms]) });
+    return n > 0;
+  };
 
   return {
     /** Null when the user already has a running request of this type (partial unique index). */
@@ -97,41 +116,90 @@ export function createPrivacyRepo(db: Knex) {
     },
 
     /**
-     * Takes a request for processing. Conditional, so a cancelled, finished or not-yet-due request
-     * is never run, and a cancel racing the job start has exactly one winner.
+     * Takes a request for processing under a lease. Conditional, so a cancelled, finished or
+     * not-yet-due request is never run, a cancel racing the job start has exactly one winner, and
+     * a request another worker is processing is taken over only once that worker's lease has
+     * expired (it crashed, or stalled longer than the lease): never two workers at once.
      */
-    async claim(id: string): Promise<PrivacyRequest | null> {
-      const [row] = await requests().where({ id }).whereIn('state', UNFINISHED_STATES)
+    async claim(id: string, lease: Lease): Promise<PrivacyRequest | null> {
+      const [row] = await requests().where({ id })
+        .andWhere((q) => q.whereIn('state', ['received', 'scheduled'])
+          .orWhere((p) => p.where('state', 'processing').andWhere((e) => e.whereNull('lease_expires_at').orWhere('lease_expires_at', '<=', db.fn.now()))))
         .andWhere((q) => q.whereNull('scheduled_for').orWhere('scheduled_for', '<=', db.fn.now()))
-        .update({ state: 'processing', attempts: db.raw('attempts + 1'), started_at: db.raw('coalesce(started_at, now())'), updated_at: db.fn.now() })
+        .update({
+          state: 'processing', attempts: db.raw('attempts + 1'), started_at: db.raw('coalesce(started_at, now())'), updated_at: db.fn.now(),
+          lease_owner: lease.owner, lease_expires_at: db.raw(`now() + ? * interval '1 millisecond'`, [lease.ms]),
+        })
         .returning('*');
       return row ? toRequest(row) : null;
+    },
+
+    renewLease,
+
+    /** Ends the lease now (the owner stays, as the last holder), so a retry need not wait for it to expire. */
+    async releaseLease(id: string, lease: Lease): Promise<void> {
+      await requests().where({ id, lease_owner: lease.owner }).update({ lease_expires_at: db.fn.now() });
+    },
+
+    /**
+     * The deletion's first step: every unfinished export of the user is cancelled under the users
+     * row lock that publishing an export takes too, so an export either published before (and the
+     * deletion removes its archive) or can no longer publish at all.
+     */
+    async cancelExportsOf(userId: string): Promise<number> {
+      return db.transaction(async (trx) => {
+        await trx('users').where({ id: userId }).forUpdate().first('id');
+        const n: number = await requests(trx).where({ user_id: userId, type: 'export' }).whereIn('state', UNFINISHED_STATES)
+          .update({ state: 'cancelled', cancelled_at: trx.fn.now(), updated_at: trx.fn.now(), passphrase_enc: null });
+        return n;
+      });
+    },
+
+    /** Exports of the user whose worker still holds a live lease (it may still be writing files). */
+    async liveExportLeases(userId: string): Promise<number> {
+      const [{ n }] = await requests().where({ user_id: userId, type: 'export' }).andWhere('lease_expires_at', '>', db.fn.now()).count<{ n: string }[]>('* as n');
+      return Number(n);
     },
 
     async mergeProgress(id: string, progress: ExportProgress | DeletionProgress, trx: Knex = db): Promise<void> {
       await requests(trx).where({ id }).update({ progress: trx.raw('progress || ?::jsonb', [JSON.stringify(progress)]), updated_at: trx.fn.now() });
     },
 
-    async recordFailure(id: string, error: string, final: boolean): Promise<void> {
-      await requests().where({ id }).whereIn('state', UNFINISHED_STATES).update({
+    /** Only the lease holder records its failure: a worker that lost the request says nothing about it. */
+    async recordFailure(id: string, lease: Lease, error: string, final: boolean): Promise<void> {
+      await requests().where({ id, lease_owner: lease.owner }).whereIn('state', UNFINISHED_STATES).update({
+        lease_expires_at: db.fn.now(),
         last_error: error,
         updated_at: db.fn.now(),
         ...(final ? { state: 'failed', completed_at: db.fn.now(), passphrase_enc: null } : {}),
       });
     },
 
-    /** Publishes a built export and wipes the passphrase ciphertext in the same statement. */
-    async completeExport(id: string, done: { artifactKey: string; artifactBytes: number; plaintextBytes: number; expiresAt: Date; progress: ExportProgress }) {
-      await requests().where({ id, state: 'processing' }).update({
-        state: 'completed',
-        artifact_key: done.artifactKey,
-        artifact_bytes: done.artifactBytes,
-        plaintext_bytes: done.plaintextBytes,
-        expires_at: done.expiresAt,
-        passphrase_enc: null,
-        progress: db.raw('progress || ?::jsonb', [JSON.stringify(done.progress)]),
-        completed_at: db.fn.now(),
-        updated_at: db.fn.now(),
+    /**
+     * Publishes a built export and wipes the passphrase ciphertext in the same statement, under
+     * the users row lock (see cancelExportsOf), and only while this worker holds the lease, the
+     * request is still processing, the account exists and no deletion of it has started.
+     * False when it may not publish: the caller must then delete the archive it wrote.
+     */
+    async completeExport(id: string, userId: string, lease: Lease, done: { artifactKey: string; artifactBytes: number; plaintextBytes: number; expiresAt: Date; progress: ExportProgress }): Promise<boolean> {
+      return db.transaction(async (trx) => {
+        const user = await trx('users').where({ id: userId }).forUpdate().first('id');
+        if (!user) return false;
+        const n = await requests(trx).where({ id, state: 'processing', lease_owner: lease.owner })
+          .whereNotExists((q) => q.from('privacy_requests as d').where('d.user_id', userId).andWhere('d.type', 'deletion').andWhere('d.state', 'processing'))
+          .update({
+            state: 'completed',
+            artifact_key: done.artifactKey,
+            artifact_bytes: done.artifactBytes,
+            plaintext_bytes: done.plaintextBytes,
+            expires_at: done.expiresAt,
+            passphrase_enc: null,
+            progress: trx.raw('progress || ?::jsonb', [JSON.stringify(done.progress)]),
+            completed_at: trx.fn.now(),
+            updated_at: trx.fn.now(),
+            lease_expires_at: trx.fn.now(),
+          });
+        return n > 0;
       });
     },
 
@@ -225,11 +293,13 @@ export function createPrivacyRepo(db: Knex) {
      * the front of the table. Without it, each batch re-read them all (quadratic: 58 s and a
      * 1.65× p99 hit on other users for 1,000,000 rows).
      */
-    async deleteBatch(requestId: string, ref: UserReference, userId: string, batch: number, after = FIRST_TID): Promise<{ n: number; last: string }> {
+    async deleteBatch(requestId: string, lease: Lease, ref: UserReference, userId: string, batch: number, after = FIRST_TID): Promise<{ n: number; last: string }> {
       const table = qualified(ref.table);
       const column = ident(ref.column);
       const key = `${ref.table}.${ref.column}`;
       return db.transaction(async (trx) => {
+        // Each batch renews the lease, and a worker that lost it deletes nothing more.
+        if (!(await renewLease(requestId, lease, trx))) throw new LeaseLostError(`deletion ${requestId}`);
         const { rows } = await trx.raw(
           `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${column} = ? AND ctid > ?::tid LIMIT ?)) RETURNING ctid)
            SELECT count(*)::int AS n, max(ctid)::text AS last FROM gone`, [userId, after, batch]);
@@ -272,11 +342,14 @@ export function createPrivacyRepo(db: Knex) {
       }).onConflict('user_id').ignore();
     },
 
-    async completeDeletion(trx: Knex, id: string, receipt: string, signature: string): Promise<void> {
-      await requests(trx).where({ id }).update({
+    /** Throws (rolling the erasure's last transaction back) unless this worker still holds the lease. */
+    async completeDeletion(trx: Knex, id: string, lease: Lease, receipt: string, signature: string): Promise<void> {
+      const n = await requests(trx).where({ id, state: 'processing', lease_owner: lease.owner }).update({
         state: 'completed', receipt, receipt_signature: signature, completed_at: trx.fn.now(), updated_at: trx.fn.now(),
+        lease_expires_at: trx.fn.now(),
         progress: trx.raw(`progress || '{"phase":"done"}'::jsonb`),
       });
+      if (n === 0) throw new LeaseLostError(`deletion ${id}`);
     },
 
     transaction: <T>(fn: (trx: Knex.Transaction) => Promise<T>) => db.transaction(fn),

@@ -10,7 +10,8 @@ import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
 import { createDeletionRunner, exportPrefix } from './privacy-deletion.js';
 import { buildExport, readRecipientKey, type ExportRecipient } from './privacy-export.js';
-import type { PrivacyRepo } from './privacy-repo.js';
+import type { Lease, PrivacyRepo } from './privacy-repo.js';
+import { keepLeaseAlive, LeaseLostError, newLeaseOwner } from '../../platform/lease.js';
 import type { PrivacyRequest, RequestState, RequestType } from './privacy-types.js';
 
 export const EXPORT_QUEUE = 'privacy-export';
@@ -57,9 +58,9 @@ export function createPrivacyService({ repo, platform, accounts, modules }: Deps
   // A deletion never gives up: after a partial erasure, "failed" would leave the account locked
   // with half its data gone. It stays processing with its last error (the DPO's overdue view shows
   // it) and the reconciler keeps bringing it back. Exports can fail for good and be asked again.
-  async function failed(request: PrivacyRequest, error: unknown): Promise<void> {
+  async function failed(request: PrivacyRequest, lease: Lease, error: unknown): Promise<void> {
     const final = request.type === 'export' && request.attempts >= MAX_ATTEMPTS;
-    await repo.recordFailure(request.id, describeFailure(error), final);
+    await repo.recordFailure(request.id, lease, describeFailure(error), final);
     logger.warn({ requestId: request.id, type: request.type, attempts: request.attempts, final, err: { name: (error as Error)?.name } }, 'privacy request attempt failed');
     if (!final) throw error;
   }
@@ -169,40 +170,73 @@ export function createPrivacyService({ repo, platform, accounts, modules }: Deps
 
     listRequests: (filter: { type?: RequestType; state?: RequestState; overdue?: boolean; limit: number; before?: Date }) => repo.list(filter),
 
-    /** Job: build, encrypt and publish one export. Safe to run twice; a finished request is skipped. */
+    /**
+     * Job: build, encrypt and publish one export, under a lease (see repo.claim). Publishes only
+     * if the request still exists, uncancelled, and no erasure of the account has started;
+     * otherwise, or when the lease is lost mid-build, the archive and its temporary file go.
+     */
     async runExport(requestId: string): Promise<void> {
-      const request = await repo.claim(requestId);
-      if (!request || request.type !== 'export') return;
+      const lease: Lease = { owner: newLeaseOwner(), ms: config.jobLeaseMs };
+      const request = await repo.claim(requestId, lease);
+      if (!request) return;
+      if (request.type !== 'export') return repo.releaseLease(requestId, lease);
+      const held = keepLeaseAlive(lease.owner, `export ${request.id}`, lease.ms, () => repo.renewLease(request.id, lease));
+      // One name per claim: a worker that lost the request deletes its own file, never the next holder's.
+      const artifactKey = `${exportPrefix(request.userId)}${request.id}.${request.attempts}.zip.gpg`;
       try {
         const recipient: ExportRecipient = request.publicKey
           ? { publicKey: request.publicKey }
           : { passphrase: await fieldCipher.decryptText(passphraseLocation(request.id), request.passphraseEnc!) };
-        const artifactKey = `${exportPrefix(request.userId)}${request.id}.zip.gpg`;
         const built = await buildExport({
-          requestId: request.id, userId: request.userId, artifactKey, recipient, modules: modules(), artifacts,
-          onProgress: (progress) => repo.mergeProgress(request.id, progress),
+          requestId: request.id, userId: request.userId, artifactKey, recipient, modules: modules(), artifacts, signal: held.signal,
+          onProgress: async (progress) => { held.assertHeld(); await repo.mergeProgress(request.id, progress); },
         });
-        await repo.completeExport(request.id, {
+        const published = await repo.completeExport(request.id, request.userId, lease, {
           artifactKey,
           artifactBytes: built.artifactBytes,
           plaintextBytes: built.plaintextBytes,
           expiresAt: new Date(Date.now() + config.privacy.exportTtlDays * DAY_MS),
           progress: { phase: 'done', rows: built.rows, files: built.files, plaintextBytes: built.plaintextBytes },
         });
+        if (!published) {
+          await artifacts.delete(artifactKey);
+          logger.info({ requestId: request.id }, 'export dropped unpublished: cancelled, account being erased, or taken over');
+        }
       } catch (error) {
-        await failed(request, error);
+        await artifacts.delete(artifactKey).catch(() => false);
+        if (held.lost || error instanceof LeaseLostError) {
+          logger.info({ requestId: request.id }, 'export stopped: its lease was lost (cancelled by an erasure, or taken over)');
+          return;
+        }
+        await failed(request, lease, error);
+      } finally {
+        held.stop();
+        await repo.releaseLease(request.id, lease).catch(() => {});
       }
     },
 
-    /** Job: erase one account once its grace period is over. Repeatable after a crash at any point. */
+    /**
+     * Job: erase one account once its grace period is over. Repeatable after a crash at any point;
+     * under a lease renewed by every batch, so two workers never erase the same account at once.
+     */
     async runDeletion(requestId: string): Promise<void> {
-      const request = await repo.claim(requestId);
-      if (!request || request.type !== 'deletion') return;
+      const lease: Lease = { owner: newLeaseOwner(), ms: config.jobLeaseMs };
+      const request = await repo.claim(requestId, lease);
+      if (!request) return;
+      if (request.type !== 'deletion') return repo.releaseLease(requestId, lease);
+      const held = keepLeaseAlive(lease.owner, `deletion ${request.id}`, lease.ms, () => repo.renewLease(request.id, lease));
       try {
         await accounts.revokeAllSessions('user', request.userId);
-        await runDeletion(request);
+        await runDeletion(request, lease, held);
       } catch (error) {
-        await failed(request, error);
+        if (held.lost || error instanceof LeaseLostError) {
+          logger.warn({ requestId: request.id }, 'deletion stopped: its lease was taken over by another worker');
+          return;
+        }
+        await failed(request, lease, error);
+      } finally {
+        held.stop();
+        await repo.releaseLease(request.id, lease).catch(() => {});
       }
     },
 

@@ -11,7 +11,7 @@ export interface ExportProgress {
 }
 
 export interface DeletionProgress {
-  phase?: 'rows' | 'artifacts' | 'finalising' | 'done';
+  phase?: 'exports' | 'rows' | 'artifacts' | 'finalising' | 'done';
   /** "table.column" -> rows deleted so far; recorded in the same transaction as each batch. */
   counts?: Record<string, number>;
   artifacts?: number;
@@ -41,6 +41,9 @@ export interface PrivacyRequest {
   startedAt: Date | null;
   completedAt: Date | null;
   cancelledAt: Date | null;
+  /** The worker holding (or that last held) the request, and until when; see privacy-repo claim(). */
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
 }
 
 /** A column referencing users(id), found from the catalogue at run time. */
