@@ -43,15 +43,18 @@ async function runUntilSignal(parts: Array<RunningServer | RunningRole>) {
 }
 
 program.command('serve').description('Run the HTTP API.').action(async () => {
+  ctx.logToStdout();
   const server = await startServer(await ctx.open());
   await runUntilSignal([server]);
 });
 
 program.command('worker').description('Run the BullMQ workers (exports, deletions, backups, purges).').action(async () => {
+  ctx.logToStdout();
   await runUntilSignal([startWorkers(await ctx.open())]);
 });
 
 program.command('scheduler').description('Run the cron scheduler that enqueues periodic jobs.').action(async () => {
+  ctx.logToStdout();
   await runUntilSignal([startScheduler(await ctx.open())]);
 });
 
@@ -59,6 +62,7 @@ program.command('dev')
   .description('Laptop/demo mode: migrate, seed demo data, then run API, workers and scheduler in one process.')
   .action(async () => {
     ctx.config({ generateDevSecrets: true });
+    ctx.logToStdout();
     const container = await ctx.open();
     await migrateLatest(container.platform.db);
     const demo = await seedDemo(container);
