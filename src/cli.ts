@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { randomBytes } from 'node:crypto';
 import { configReference } from './config.js';
 import { createCliContext, describeError, type CliContext } from './cli/context.js';
-import { generateSecrets } from './platform/dev-secrets.js';
+import { registerKeyCommands } from './cli/keys-cli.js';
 import { migrateLatest } from './platform/db.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
 import { registerAuditCommands } from './modules/audit/audit-cli.js';
@@ -131,32 +131,7 @@ staff.command('list').description('List staff accounts.').action(async () => {
   }
 });
 
-const keys = program.command('keys').description('Master keys and secrets.');
-keys.command('generate')
-  .description('Print a fresh set of secrets as an env file (master key, API-key pepper, signing key, backup passphrase).')
-  .action(() => {
-    process.stdout.write(`${Object.entries(generateSecrets()).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
-  });
-keys.command('rotate')
-  .description('Re-wrap every data key under the newest master key (resumable). Add the new key to CUSTOS_MASTER_KEYS first.')
-  .option('--batch-size <n>', 'keys per transaction', '500')
-  .action(async (options: { batchSize: string }) => {
-    const { keyStore } = (await ctx.open()).platform;
-    const { stale, total } = await keyStore.countStale();
-    process.stderr.write(`${stale} of ${total} data keys are wrapped by an older master key; newest is version ${keyStore.currentVersion}\n`);
-    const bar = ctx.progress('re-wrapping', stale);
-    let done = 0;
-    for (;;) {
-      const n = await keyStore.rewrapBatch(Number(options.batchSize));
-      if (n === 0) break;
-      done += n;
-      bar.increment(n);
-    }
-    bar.stop();
-    const after = await keyStore.countStale();
-    process.stdout.write(`re-wrapped ${done} data key(s); ${after.stale} remain on older master keys${after.stale === 0 ? ' — older master keys can now be retired' : ''}\n`);
-    if (after.stale > 0) process.exitCode = 1;
-  });
+registerKeyCommands(program, ctx);
 
 registerPrivacyCommands(program, ctx);
 

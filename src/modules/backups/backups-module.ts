@@ -17,6 +17,7 @@ export function registerBackups(platform: Platform) {
     keep: config.backup.keep,
     keystoreRetentionDays: config.backup.keystoreRetentionDays,
     logger,
+    masterKeyVersionsInUse: async () => [...(await platform.keyStore.countByVersion()).keys()],
   });
   const registration: ModuleRegistration = { name: 'backups', routes: backupsRoutes(service) };
   return { service, registration };
