@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { randomBytes } from 'node:crypto';
-import { configReference } from './config.js';
+import { configurationDocument } from './config.js';
 import { createCliContext, describeError, type CliContext } from './cli/context.js';
 import { registerKeyCommands } from './cli/keys-cli.js';
 import { migrateLatest } from './platform/db.js';
@@ -140,8 +140,8 @@ registerAuditCommands(program, ctx);
 registerBackupCommands(program, ctx);
 
 program.command('config').description('Configuration reference.')
-  .command('docs').description('Print every environment variable with its default, as Markdown.')
-  .action(() => { process.stdout.write(`${configReference()}\n`); });
+  .command('docs').description('Print docs/configuration.md: every environment variable with its default, as Markdown.')
+  .action(() => { process.stdout.write(configurationDocument()); });
 registerChatCommands(program, ctx);
 
 program.parseAsync(process.argv)
