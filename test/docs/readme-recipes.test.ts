@@ -1,20 +1,25 @@
-// The README's recipes, executed: every ```bash block marked `<!-- recipe: name -->` runs, in
+// The README's recipes (and docs/guide.md's), executed: every ```bash block marked `<!-- recipe: name -->` runs, in
 // order, with bash against a private Custos (the real `custos dev`: migrations, demo seed, API,
 // workers and scheduler) on a free port, with its own database, Redis prefix, secrets and
 // artifact directories. A recipe fails on its first failing command, or when it prints a stack
 // trace. A README example that breaks is a red build.
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { freePort } from '../support/ports.js';
 import { parseRecipes, recipeScript, STACK_FRAME, type RecipeBlock } from './recipes.js';
 
-const README = 'README.md';
-/** The jobs people come for; each must stay a recipe (removing a marker must not pass silently). */
-const EXPECTED = ['run', 'my-data', 'dpo', 'operator'];
+/**
+ * The documents whose recipes run, in this order, and the recipes each must have: the README's
+ * are the jobs people come for; removing a marker must not pass silently.
+ */
+const DOCUMENTS = [
+  { file: 'README.md', expected: ['run', 'my-data', 'dpo', 'operator'] },
+  { file: 'docs/guide.md', expected: ['accounts', 'user-data'] },
+];
 const TOOLS = ['bash', 'curl', 'jq', 'openssl', 'oathtool', 'gpg', 'unzip', 'psql', 'pg_restore', 'sha256sum', 'base64'];
 /** What the recipes say, replaced by the private server's address. */
 const README_API = 'http://localhost:8080';
@@ -54,13 +59,13 @@ async function dropDatabases(names: string[]) {
   }
 }
 
-function describeFailure(recipe: string, blocks: RecipeBlock[], output: string, why: string): string {
+function describeFailure(file: string, recipe: string, blocks: RecipeBlock[], output: string, why: string): string {
   const reached = [...output.matchAll(/^@@recipe-block (\d+)$/gm)].map((m) => Number(m[1]));
   const block = blocks[(reached.at(-1) ?? 1) - 1];
   const command = /^@@recipe-failed-command: (.*)$/m.exec(output)?.[1];
   const tail = output.split('\n').slice(-40).join('\n');
   return [
-    `README recipe "${recipe}", block ${block.index} of ${blocks.length} (${README} line ${block.line}): ${why}`,
+    `${file} recipe "${recipe}", block ${block.index} of ${blocks.length} (${file} line ${block.line}): ${why}`,
     command ? `failing command: ${command}` : '',
     '--- the block ---', block.code,
     '--- output (last 40 lines) ---', tail,
@@ -69,7 +74,7 @@ function describeFailure(recipe: string, blocks: RecipeBlock[], output: string, 
 
 describe('docs: the README recipes run as written', function () {
   this.timeout(900_000);
-  const { recipes, unmarked } = parseRecipes(readFileSync(README, 'utf8'));
+  const parsed = DOCUMENTS.map((doc) => ({ ...doc, ...parseRecipes(readFileSync(doc.file, 'utf8')) }));
   let dir: string;
   let server: ChildProcess | undefined;
   let serverOutput = '';
@@ -78,8 +83,22 @@ describe('docs: the README recipes run as written', function () {
   let databasesBefore: string[] = [];
 
   it('marks every executable block (```bash) with its recipe, and has the expected recipes', () => {
-    expect(unmarked, `unmarked \`\`\`bash blocks at ${README} lines ${unmarked.join(', ')}: add <!-- recipe: name --> or use \`\`\`sh`).to.deep.equal([]);
-    expect([...recipes.keys()]).to.deep.equal(EXPECTED);
+    for (const { file, unmarked, recipes, expected } of parsed) {
+      expect(unmarked, `unmarked \`\`\`bash blocks at ${file} lines ${unmarked.join(', ')}: add <!-- recipe: name --> or use \`\`\`sh`).to.deep.equal([]);
+      expect([...recipes.keys()], file).to.deep.equal(expected);
+    }
+  });
+
+  it('links only to files that exist in the repository', () => {
+    for (const file of ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]) {
+      const text = readFileSync(file, 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target) || target.startsWith('#')) continue;
+        const path = resolve(dirname(file), target.split('#')[0]);
+        expect(existsSync(path), `${file} links to ${target}, which does not exist`).to.equal(true);
+        expect(path.startsWith(repo), `${file} links outside the repository: ${target}`).to.equal(true);
+      }
+    }
   });
 
   describe('against a private server', () => {
@@ -140,10 +159,10 @@ describe('docs: the README recipes run as written', function () {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    for (const name of EXPECTED) {
-      it(`recipe "${name}"`, async () => {
+    for (const { file: doc, recipes, expected } of parsed) for (const name of expected) {
+      it(`${doc}: recipe "${name}"`, async () => {
         const blocks = recipes.get(name);
-        expect(blocks, `recipe ${name} in ${README}`).to.not.equal(undefined);
+        expect(blocks, `recipe ${name} in ${doc}`).to.not.equal(undefined);
         const file = join(dir, `.recipe-${name}.sh`);
         writeFileSync(file, recipeScript(blocks!, (code) => code.split(README_API).join(api)));
         const run = spawn('bash', [file], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -151,9 +170,9 @@ describe('docs: the README recipes run as written', function () {
         run.stdout.on('data', (d) => { output += d; });
         run.stderr.on('data', (d) => { output += d; });
         const code = await new Promise<number | null>((resolveExit) => run.on('close', resolveExit));
-        if (code !== 0 || !output.includes('@@recipe-done')) expect.fail(describeFailure(name, blocks!, output, `exited with ${code}`));
+        if (code !== 0 || !output.includes('@@recipe-done')) expect.fail(describeFailure(doc, name, blocks!, output, `exited with ${code}`));
         const trace = STACK_FRAME.exec(output);
-        if (trace) expect.fail(describeFailure(name, blocks!, output.slice(0, trace.index + trace[0].length), `printed a stack trace (${trace[0].trim()})`));
+        if (trace) expect.fail(describeFailure(doc, name, blocks!, output.slice(0, trace.index + trace[0].length), `printed a stack trace (${trace[0].trim()})`));
         expect(serverOutput, 'the server printed a stack trace').not.to.match(STACK_FRAME);
       });
     }
