@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { testContainer } from '../support/app.js';
 import { freePort } from '../support/ports.js';
 import { parseRecipes, recipeScript, STACK_FRAME, type RecipeBlock } from './recipes.js';
 
@@ -23,11 +24,18 @@ const DOCUMENTS = [
 const TOOLS = ['bash', 'curl', 'jq', 'openssl', 'oathtool', 'gpg', 'unzip', 'psql', 'pg_restore', 'sha256sum', 'base64'];
 /** What the recipes say, replaced by the private server's address. */
 const README_API = 'http://localhost:8080';
+/** The default local PostgreSQL the recipes name, replaced by the one under test (CI may start a private one). */
+const README_POSTGRES = 'postgres://postgres@127.0.0.1:5432';
 const RECIPE_DATABASES = /^custos_(restored|breakglass)_\d+$/;
 
 const repo = resolve('.');
 const serviceDatabase = process.env.DATABASE_URL!;
 const database = `${process.env.CUSTOS_TEST_DATABASE ?? 'custos_test'}_recipes`;
+const postgresBase = (() => {
+  const url = new URL(serviceDatabase);
+  url.pathname = '';
+  return url.toString().replace(/\/$/, '');
+})();
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 /** A directory that looks like a fresh checkout: the repository's files, but its own .custos/ and var/. */
@@ -157,6 +165,10 @@ describe('docs: the README recipes run as written', function () {
         await dropDatabases([database, ...created]);
       }
       if (dir) rmSync(dir, { recursive: true, force: true });
+      // The private server's queues and counters, under its own prefix in the shared Redis.
+      const { redis } = testContainer().platform;
+      const keys = await redis.keys(`${database}:*`).catch(() => [] as string[]);
+      if (keys.length) await redis.del(...keys).catch(() => {});
     });
 
     for (const { file: doc, recipes, expected } of parsed) for (const name of expected) {
@@ -164,7 +176,7 @@ describe('docs: the README recipes run as written', function () {
         const blocks = recipes.get(name);
         expect(blocks, `recipe ${name} in ${doc}`).to.not.equal(undefined);
         const file = join(dir, `.recipe-${name}.sh`);
-        writeFileSync(file, recipeScript(blocks!, (code) => code.split(README_API).join(api)));
+        writeFileSync(file, recipeScript(blocks!, (code) => code.split(README_API).join(api).split(README_POSTGRES).join(postgresBase)));
         const run = spawn('bash', [file], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
         let output = '';
         run.stdout.on('data', (d) => { output += d; });
