@@ -3,10 +3,10 @@
 // Every command works non-interactively (flags or environment) so scripts can drive it.
 import { Command, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { configReference } from './config.js';
+import { configurationDocument } from './config.js';
 import { createCliContext, describeError, type CliContext } from './cli/context.js';
 import { readSecretFromStdin, readSecretFromTty } from './cli/read-secret.js';
-import { generateSecrets } from './platform/dev-secrets.js';
+import { registerKeyCommands } from './cli/keys-cli.js';
 import { migrateLatest } from './platform/db.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
 import { registerAuditCommands } from './modules/audit/audit-cli.js';
@@ -43,15 +43,18 @@ async function runUntilSignal(parts: Array<RunningServer | RunningRole>) {
 }
 
 program.command('serve').description('Run the HTTP API.').action(async () => {
+  ctx.logToStdout();
   const server = await startServer(await ctx.open());
   await runUntilSignal([server]);
 });
 
 program.command('worker').description('Run the BullMQ workers (exports, deletions, backups, purges).').action(async () => {
+  ctx.logToStdout();
   await runUntilSignal([startWorkers(await ctx.open())]);
 });
 
 program.command('scheduler').description('Run the cron scheduler that enqueues periodic jobs.').action(async () => {
+  ctx.logToStdout();
   await runUntilSignal([startScheduler(await ctx.open())]);
 });
 
@@ -59,6 +62,7 @@ program.command('dev')
   .description('Laptop/demo mode: migrate, seed demo data, then run API, workers and scheduler in one process.')
   .action(async () => {
     ctx.config({ generateDevSecrets: true });
+    ctx.logToStdout();
     const container = await ctx.open();
     await migrateLatest(container.platform.db);
     const demo = await seedDemo(container);
@@ -135,32 +139,7 @@ staff.command('list').description('List staff accounts.').action(async () => {
   }
 });
 
-const keys = program.command('keys').description('Master keys and secrets.');
-keys.command('generate')
-  .description('Print a fresh set of secrets as an env file (master key, API-key pepper, signing key, backup passphrase).')
-  .action(() => {
-    process.stdout.write(`${Object.entries(generateSecrets()).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
-  });
-keys.command('rotate')
-  .description('Re-wrap every data key under the newest master key (resumable). Add the new key to CUSTOS_MASTER_KEYS first.')
-  .option('--batch-size <n>', 'keys per transaction', '500')
-  .action(async (options: { batchSize: string }) => {
-    const { keyStore } = (await ctx.open()).platform;
-    const { stale, total } = await keyStore.countStale();
-    process.stderr.write(`${stale} of ${total} data keys are wrapped by an older master key; newest is version ${keyStore.currentVersion}\n`);
-    const bar = ctx.progress('re-wrapping', stale);
-    let done = 0;
-    for (;;) {
-      const n = await keyStore.rewrapBatch(Number(options.batchSize));
-      if (n === 0) break;
-      done += n;
-      bar.increment(n);
-    }
-    bar.stop();
-    const after = await keyStore.countStale();
-    process.stdout.write(`re-wrapped ${done} data key(s); ${after.stale} remain on older master keys${after.stale === 0 ? ' — older master keys can now be retired' : ''}\n`);
-    if (after.stale > 0) process.exitCode = 1;
-  });
+registerKeyCommands(program, ctx);
 
 registerPrivacyCommands(program, ctx);
 
@@ -169,8 +148,8 @@ registerAuditCommands(program, ctx);
 registerBackupCommands(program, ctx);
 
 program.command('config').description('Configuration reference.')
-  .command('docs').description('Print every environment variable with its default, as Markdown.')
-  .action(() => { process.stdout.write(`${configReference()}\n`); });
+  .command('docs').description('Print docs/configuration.md: every environment variable with its default, as Markdown.')
+  .action(() => { process.stdout.write(configurationDocument()); });
 registerChatCommands(program, ctx);
 
 program.parseAsync(process.argv)

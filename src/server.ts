@@ -49,6 +49,8 @@ export async function startServer(container: Container): Promise<RunningServer> 
   const { port } = main.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
   const url = config.publicUrl ?? `${scheme}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+  // Links the API hands out (deletion receipts) are absolute: without PUBLIC_URL, this address.
+  app.locals.listeningUrl = url;
   logger.info({ url }, 'API listening');
 
   return {

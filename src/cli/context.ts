@@ -5,11 +5,14 @@ import { SingleBar, Presets } from 'cli-progress';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createContainer, type Container } from '../container.js';
 import { loadOrCreateDevSecrets, parseEnvFile } from '../platform/dev-secrets.js';
+import { createLogger } from '../platform/logger.js';
 import { readFileSync } from 'node:fs';
 
 export interface CliContext {
   config(options?: { generateDevSecrets?: boolean }): Config;
   open(): Promise<Container>;
+  /** Service roles (serve, worker, scheduler, dev) log to stdout; every other command to stderr. */
+  logToStdout(): void;
   close(): Promise<void>;
   progress(label: string, total: number): { increment(n?: number): void; setTotal(n: number): void; stop(): void };
 }
@@ -17,7 +20,9 @@ export interface CliContext {
 export function createCliContext(): CliContext {
   let config: Config | undefined;
   let container: Container | undefined;
+  let logFd: 1 | 2 = 2;
   return {
+    logToStdout() { logFd = 1; },
     config({ generateDevSecrets = false } = {}) {
       if (config) return config;
       const env = process.env;
@@ -35,7 +40,7 @@ export function createCliContext(): CliContext {
       return config;
     },
     async open() {
-      container ??= createContainer(this.config());
+      container ??= createContainer(this.config(), createLogger(this.config().logLevel, logFd));
       return container;
     },
     async close() {

@@ -18,12 +18,16 @@ export const redactedPaths = [
   '*.apiKey',
 ];
 
-export function createLogger(level: string): Logger {
+/**
+ * Service roles log to stdout (fd 1, where log collectors look); operator commands pass fd 2 so
+ * their stdout carries only the summary a script parses.
+ */
+export function createLogger(level: string, fd: 1 | 2 = 1): Logger {
   return pino({
     level,
     base: { service: 'custos' },
     redact: { paths: redactedPaths, censor: '[redacted]' },
-  });
+  }, pino.destination({ fd, sync: true }));
 }
 
 export type { Logger };

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { api, isolatedApp, testContainer } from '../support/app.js';
 import { createUser, totpCode } from '../support/accounts.js';
 import { runCli } from '../support/cli.js';
+// Rotation takes a key-store backup: into the same directories the backups tests use.
+import '../backups/support.js';
 
 type KeyRow = { id: string; kek_version: number; wrapped_key: Buffer };
 
@@ -60,6 +62,7 @@ describe('accounts: master key rotation', function () {
     expect(rotated.stderr).to.match(new RegExp(`${snapshot.length} of ${snapshot.length} data keys are wrapped by an older master key; newest is version 2`));
     expect(rotated.stderr).to.match(new RegExp(`re-wrapping: ${snapshot.length}/${snapshot.length}`));
     expect(rotated.stdout).to.match(new RegExp(`re-wrapped ${snapshot.length} data key\\(s\\); 0 remain on older master keys`));
+    expect(rotated.stdout).to.match(/key-store backup [0-9a-f-]{36} taken: it needs only master key version 2/);
     expect(await keys().whereNot({ kek_version: 2 }).count('* as n').first()).to.deep.equal({ n: 0 });
     expect(readStatuses.length).to.be.greaterThan(0);
     expect(readStatuses.every((s) => s === 200), `reads during rotation: ${readStatuses.join(',')}`).to.equal(true);

@@ -45,6 +45,15 @@ describe('platform: route × principal table', function () {
     }
   });
 
+  it('covers the staff lookup by email: staff sessions with TOTP only, every staff role', () => {
+    const find = protectedOperations.find((op) => op.operationId === 'adminFindUsers');
+    expect(find, 'GET /api/v1/admin/users is in the table').to.not.equal(undefined);
+    expect(admits(find!, 'staffSession')).to.equal(true);
+    expect(admits(find!, 'userSession')).to.equal(false);
+    expect(admits(find!, 'staffEnrolment')).to.equal(false);
+    expect(find!.operation['x-custos-roles']).to.have.members([...STAFF_ROLES]);
+  });
+
   for (const op of protectedOperations) {
     describe(`${op.method.toUpperCase()} ${op.openapiPath} (${op.operationId})`, () => {
       it('401 without a token, with a malformed one, and with a forged one', async () => {

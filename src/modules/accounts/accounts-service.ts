@@ -256,6 +256,11 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     twoFactor,
     listStaff: () => repo.listStaff(),
     findAccountByEmail: (kind: AccountKind, email: string) => repo.findByEmail(kind, normaliseEmail(email)),
+    /** Staff lookup: exact match after registration's normalisation; none is an empty list. */
+    async findUsersByEmail(email: string): Promise<Account[]> {
+      const account = await repo.findByEmail('user', normaliseEmail(email));
+      return account ? [account] : [];
+    },
   };
 }
 

@@ -8,7 +8,7 @@ import { createAuditIntegrity } from './audit-integrity.js';
 import { createAuditRepo } from './audit-repo.js';
 import { auditRoutes } from './audit-routes.js';
 import { createAuditService, requestContext } from './audit-service.js';
-import { STAFF_ACCESS_ACTIONS, auditedAccess, resourceIdsFor, staffAccessRoutes } from './staff-access-routes.js';
+import { STAFF_ACCESS_ACTIONS, auditedAccess, auditedSearch, resourceIdsFor, staffAccessRoutes } from './staff-access-routes.js';
 import { staffUserDataRoutes, type ChatReads } from './staff-user-data-routes.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -65,7 +65,7 @@ export function registerAudit(platform: Platform, accounts: AccountsService, cha
   const audited = auditedAccess(service);
   const registration: ModuleRegistration = {
     name: 'audit',
-    routes: { ...auditRoutes(service), ...staffAccessRoutes(audited, accounts), ...staffUserDataRoutes(audited, accounts, chat) },
+    routes: { ...auditRoutes(service), ...staffAccessRoutes(audited, auditedSearch(service, accounts), accounts), ...staffUserDataRoutes(audited, accounts, chat) },
     onDenied,
     personalData: {
       collections: [{

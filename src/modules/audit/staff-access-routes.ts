@@ -7,6 +7,7 @@ import { requireStaff } from '../../platform/http/auth.js';
 import { BadRequestError, toProblem } from '../../platform/http/problem.js';
 import type { RouteTable } from '../../platform/platform.js';
 import type { AccountsService } from '../accounts/accounts-service.js';
+import type { Account } from '../accounts/accounts-types.js';
 import { requestContext, type AuditService } from './audit-service.js';
 import { ACCESS_REASONS, type AccessReason } from './audit-types.js';
 
@@ -15,6 +16,7 @@ import { ACCESS_REASONS, type AccessReason } from './audit-types.js';
  * (after the user id) names the resource, so the event says exactly what was read or changed.
  */
 export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType: string; idParam?: string; change?: true }> = {
+  adminFindUsers: { action: 'admin.users.search', resourceType: 'account' },
   adminGetUser: { action: 'admin.user.read', resourceType: 'account' },
   adminListUserSessions: { action: 'admin.user.sessions.read', resourceType: 'sessions' },
   adminRevokeUserSessions: { action: 'admin.user.sessions.revoke', resourceType: 'sessions', change: true },
@@ -47,7 +49,7 @@ export function accessReason(req: Request): { reason: AccessReason; justificatio
   return { reason: reason as AccessReason, justification };
 }
 
-type Accounts = Pick<AccountsService, 'getAccount' | 'listSessions' | 'revokeAllSessions' | 'setUserLocked'>;
+type Accounts = Pick<AccountsService, 'getAccount' | 'findUsersByEmail' | 'listSessions' | 'revokeAllSessions' | 'setUserLocked'>;
 export type Audited = <T>(req: Request, operationId: string, work: (userId: string) => Promise<T>) => Promise<T>;
 
 /**
@@ -94,17 +96,62 @@ export function auditedAccess(audit: Pick<AuditService, 'record' | 'recordedRead
   };
 }
 
-export function staffAccessRoutes(audited: Audited, accounts: Accounts): RouteTable {
+/**
+ * A staff search by email, which has no user id in its path: the lookup runs first (its result
+ * held in memory), then the event naming the matched account is committed, and only then is
+ * anything returned; if recording fails, nothing is (fail closed). The searched text is not
+ * stored: the trail names who was found, and the justification says why.
+ */
+export function auditedSearch(audit: Pick<AuditService, 'record'>, accounts: Pick<AccountsService, 'findUsersByEmail'>) {
+  return async (req: Request): Promise<Account[]> => {
+    const staff = requireStaff(req);
+    const { action, resourceType } = STAFF_ACCESS_ACTIONS.adminFindUsers;
+    const base = {
+      actor: { kind: 'staff' as const, staffId: staff.staffId, email: staff.email, role: staff.role },
+      action,
+      resourceType,
+      ...requestContext(req),
+    };
+    const stated = accessReason(req);
+    if ('problem' in stated) {
+      await audit.record({ ...base, outcome: 'denied', detail: `invalid request: ${stated.problem}` });
+      throw new BadRequestError(stated.problem);
+    }
+    let matches: Account[];
+    try {
+      matches = await accounts.findUsersByEmail(String(req.query.email ?? ''));
+    } catch (error) {
+      const { problem } = toProblem(error);
+      await audit.record({ ...base, ...stated, outcome: 'failed', detail: `${problem.status} ${problem.title}` }).catch(() => {});
+      throw error;
+    }
+    await audit.record({
+      ...base,
+      ...stated,
+      outcome: 'allowed',
+      subjectUserId: matches[0]?.id ?? null,
+      resourceIds: matches.map((m) => m.id),
+      detail: `email search: ${matches.length} match${matches.length === 1 ? '' : 'es'}`,
+    });
+    return matches;
+  };
+}
+
+const adminAccountView = (account: Account) => ({
+  id: account.id,
+  email: account.email,
+  status: account.status!,
+  createdAt: account.createdAt.toISOString(),
+  twoFactor: { totp: Boolean(account.totpConfirmedAt) },
+});
+
+export function staffAccessRoutes(audited: Audited, search: ReturnType<typeof auditedSearch>, accounts: Accounts): RouteTable {
   return {
+    adminFindUsers: async (req, res) => {
+      res.json({ items: (await search(req)).map(adminAccountView) });
+    },
     adminGetUser: async (req, res) => {
-      const account = await audited(req, 'adminGetUser', (id) => accounts.getAccount('user', id));
-      res.json({
-        id: account.id,
-        email: account.email,
-        status: account.status!,
-        createdAt: account.createdAt.toISOString(),
-        twoFactor: { totp: Boolean(account.totpConfirmedAt) },
-      });
+      res.json(adminAccountView(await audited(req, 'adminGetUser', (id) => accounts.getAccount('user', id))));
     },
     adminListUserSessions: async (req, res) => {
       const items = await audited(req, 'adminListUserSessions', async (id) => {

@@ -67,8 +67,9 @@ export function registerBackupCommands(program: Command, ctx: CliContext) {
     .action(async (id: string, options: { into: string; forceNonEmpty?: boolean }) => {
       const { backups } = await openWithPassphrase();
       const started = Date.now();
-      const { run, manifest } = await backups.restore(id, options.into, { forceNonEmpty: options.forceNonEmpty, progress: ctx.progress });
+      const { run, manifest, created } = await backups.restore(id, options.into, { forceNonEmpty: options.forceNonEmpty, progress: ctx.progress });
       const target = new URL(options.into);
+      if (created) out(`created database ${target.pathname.slice(1)} on ${target.host}`);
       out(`restored backup ${run.id} (${run.kind}, schema ${manifest.schemaVersion ?? 'unknown'}) into database ${target.pathname.slice(1)} on ${target.host} in ${seconds(Date.now() - started)}`);
     });
 

@@ -19,6 +19,7 @@ export function registerBackups(platform: Platform) {
     stalePartialHours: config.backup.stalePartialHours,
     leaseMs: config.jobLeaseMs,
     logger,
+    masterKeyVersionsInUse: async () => [...(await platform.keyStore.countByVersion()).keys()],
   });
   const registration: ModuleRegistration = { name: 'backups', routes: backupsRoutes(service) };
   return { service, registration };

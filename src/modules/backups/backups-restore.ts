@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
 import { createOpenSslDecryptor, DecryptionError } from '../../platform/crypto/openssl-enc.js';
 import { createDb, withDatabaseName } from '../../platform/db.js';
 import { countRows, countUserTables } from './backups-repo.js';
@@ -127,10 +128,62 @@ export function createBackupReader(deps: ReaderDeps) {
     return { run: (await repo.findRun(run.id))!, ok: !error, durationMs, tables, error };
   }
 
+  /**
+   * The target database exists afterwards, or this throws one line saying what to run. A plain
+   * pg client (not a knex pool) so a failed connection is an answer, not a logged stack trace.
+   */
+  async function ensureTargetDatabase(intoUrl: string): Promise<{ created: boolean }> {
+    let url: URL;
+    try {
+      url = new URL(intoUrl);
+    } catch {
+      throw new BackupError('--into must be a PostgreSQL URL: postgres://user@host:5432/<database>');
+    }
+    const name = decodeURIComponent(url.pathname.slice(1));
+    if (!/^postgres(ql)?:$/.test(url.protocol) || !name) throw new BackupError('--into must be a PostgreSQL URL naming the database: postgres://user@host:5432/<database>');
+    const where = `${url.hostname}:${url.port || '5432'}`;
+    const tryConnect = async (connectionString: string) => {
+      const client = new pg.Client({ connectionString, application_name: 'custos' });
+      try {
+        await client.connect();
+        return client;
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw error;
+      }
+    };
+    try {
+      await (await tryConnect(intoUrl)).end();
+      return { created: false };
+    } catch (error) {
+      // 3D000 invalid_catalog_name: the server answered, the database is not there.
+      if ((error as { code?: string }).code !== '3D000') throw new BackupError(`cannot connect to the target database ${name} on ${where}: ${(error as Error).message}`);
+    }
+    const safeUrl = new URL(withDatabaseName(intoUrl, 'postgres'));
+    safeUrl.password = '';
+    const createCommand = `psql "${safeUrl.toString()}" -c 'CREATE DATABASE "${name.replace(/"/g, '""')}"'`;
+    let admin: pg.Client;
+    try {
+      admin = await tryConnect(withDatabaseName(intoUrl, 'postgres'));
+    } catch (error) {
+      throw new BackupError(`database ${name} does not exist on ${where}, and this connection cannot reach the "postgres" database to create it (${(error as Error).message}); create it first: ${createCommand}`);
+    }
+    try {
+      await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      logger.info({ database: name }, 'created the restore target database');
+      return { created: true };
+    } catch (error) {
+      throw new BackupError(`database ${name} does not exist on ${where}, and this role may not create it (${(error as Error).message}); ask its owner to run: ${createCommand}`);
+    } finally {
+      await admin.end().catch(() => {});
+    }
+  }
+
   async function restore(id: string, intoUrl: string, options: { forceNonEmpty?: boolean; progress?: ProgressFactory } = {}) {
     deps.requirePassphrase();
     const run = await resolve({ id });
     const manifest = await checkedManifest(run, options.progress);
+    const { created } = await ensureTargetDatabase(intoUrl);
     const target = createDb(intoUrl, 1);
     try {
       const tablesThere = await countUserTables(target);
@@ -143,7 +196,7 @@ export function createBackupReader(deps: ReaderDeps) {
     const flags = options.forceNonEmpty ? [...RESTORE_FLAGS, '--clean', '--if-exists'] : RESTORE_FLAGS;
     const restoring = startPgRestore(intoUrl, flags);
     await decryptInto(run, manifest, restoring.stdin, restoring.done, options.progress);
-    return { run, manifest };
+    return { run, manifest, created };
   }
 
   /** Writes the plaintext dump to `outFile` (mode 0600), published only once it matches the manifest. */

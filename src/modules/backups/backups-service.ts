@@ -9,7 +9,7 @@ import type { ArtifactStorage } from '../../platform/storage.js';
 import { keepLeaseAlive, newLeaseOwner } from '../../platform/lease.js';
 import type { BackupLease, BackupsRepo } from './backups-repo.js';
 import type { BackupKind, BackupManifest, BackupRun, PruneResult, VerifyResult } from './backups-types.js';
-import { manifestKeyOf, signManifest, writeManifest } from './manifest.js';
+import { manifestKeyOf, readVerifiedManifest, signManifest, writeManifest } from './manifest.js';
 import { databaseName, startPgDump } from './pg-tools.js';
 import { createBackupReader } from './backups-restore.js';
 import { selectRetained, type RetentionPolicy } from './retention.js';
@@ -39,6 +39,17 @@ export interface BackupsDeps {
   /** Lease of the worker on a running backup (CUSTOS_JOB_LEASE_MS). */
   leaseMs: number;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Master-key versions wrapping data keys right now (recorded in key-store backup manifests). */
+  masterKeyVersionsInUse?: () => Promise<number[]>;
+}
+
+/** A retained key-store backup that cannot be restored without a given master-key version. */
+export interface KeyNeed {
+  run: BackupRun;
+  /** When retention deletes it (startedAt + CUSTOS_KEYSTORE_BACKUP_RETENTION_DAYS). */
+  expiresAt: Date;
+  /** Why it needs the key: the recorded versions, or that they are unknown (assumed needed). */
+  because: string;
 }
 
 export type BackupRef = { id: string } | { latest: BackupKind };
@@ -71,6 +82,7 @@ export function createBackupsService(deps: BackupsDeps) {
     await repo.setStorageKey(started.id, fileKey);
     const store = storage[kind];
     let published = false;
+    const versionsBefore = kind === 'keystore' ? await deps.masterKeyVersionsInUse?.() : undefined;
     try {
       await repo.withExportedSnapshot(kind, async (snapshot, rowCounts) => {
         // Derive the key before pg_dump starts: Node discards a child's unread stdout when it exits,
@@ -104,6 +116,7 @@ export function createBackupsService(deps: BackupsDeps) {
           postgres: { serverVersion: await repo.serverVersion(), database: databaseName(databaseUrl) },
           schemaVersion: await repo.schemaVersion(),
           rowCounts,
+          ...(versionsBefore ? { masterKeyVersions: [...new Set([...versionsBefore, ...(await deps.masterKeyVersionsInUse!())])].sort((a, b) => a - b) } : {}),
         };
         await writeManifest(store, signManifest(signer, manifest));
         const recorded = await repo.markSucceeded(started.id, lease, {
@@ -192,6 +205,32 @@ export function createBackupsService(deps: BackupsDeps) {
     return result;
   }
 
+  /**
+   * Retained key-store backups that need master-key `version` to be restored, with the date each
+   * expires. Fail closed: a backup whose versions were not recorded, or whose manifest cannot be
+   * read, counts as needing it.
+   */
+  async function keystoreBackupsNeeding(version: number, options: { now?: Date } = {}): Promise<KeyNeed[]> {
+    const now = options.now ?? new Date();
+    const windowMs = deps.keystoreRetentionDays * 86_400_000;
+    const runs = await repo.listRuns({ kind: 'keystore', status: 'succeeded', limit: 1_000_000 });
+    const needs: KeyNeed[] = [];
+    for (const run of runs) {
+      const expiresAt = new Date(run.startedAt.getTime() + windowMs);
+      if (expiresAt.getTime() <= now.getTime() || !run.storageKey) continue;
+      let because: string | undefined;
+      try {
+        const { masterKeyVersions } = await readVerifiedManifest(storage.keystore, signer, run.storageKey);
+        if (!masterKeyVersions) because = 'it was taken before backups recorded their master-key versions';
+        else if (masterKeyVersions.includes(version)) because = `its data keys are wrapped by master key version(s) ${masterKeyVersions.join(', ')}`;
+      } catch (error) {
+        because = `its manifest could not be read (${message(error)})`;
+      }
+      if (because) needs.push({ run, expiresAt, because });
+    }
+    return needs;
+  }
+
   /** The nightly run for `date` (YYYY-MM-DD): idempotent, so a retried or duplicated job does no harm. */
   async function runScheduled(date: string): Promise<BackupRun[]> {
     requirePassphrase();
@@ -218,6 +257,7 @@ export function createBackupsService(deps: BackupsDeps) {
     run,
     runScheduled,
     prune,
+    keystoreBackupsNeeding,
     verify: (ref: BackupRef, options: { progress?: ProgressFactory } = {}): Promise<VerifyResult> => reader.verify(ref, options),
     restore: reader.restore,
     decryptTo: reader.decryptTo,

@@ -41,6 +41,12 @@ export interface BackupManifest {
   schemaVersion: string | null;
   /** Rows per table in the exported snapshot (the same snapshot pg_dump read). */
   rowCounts: Record<string, number>;
+  /**
+   * Key-store backups: the master-key versions wrapping the data keys it holds (read before and
+   * after the dump, so a rotation running meanwhile is covered). Restoring it needs every one of
+   * them configured; absent in backups taken before this was recorded.
+   */
+  masterKeyVersions?: number[];
 }
 
 export interface SignedManifest {

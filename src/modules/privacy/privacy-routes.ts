@@ -48,7 +48,14 @@ export function privacyRoutes(privacy: PrivacyService, platform: Pick<Platform, 
     cancelledAt: iso(r.cancelledAt),
     progress: { phase: r.progress.phase ?? null, deletedRows: r.progress.counts ?? {} },
   });
-  const receiptUrl = (token: string) => `${platform.config.publicUrl ?? ''}/api/v1/deletion-receipts/${token}`;
+  /**
+   * An absolute link, so `curl "$receiptUrl"` works as given: PUBLIC_URL when set, else the address
+   * the server listens on (startServer records it), else the origin this request reached.
+   */
+  const receiptUrl = (req: Request, token: string) => {
+    const base = platform.config.publicUrl ?? (req.app.locals.listeningUrl as string | undefined) ?? `${req.protocol}://${req.get('host')}`;
+    return `${base.replace(/\/+$/, '')}/api/v1/deletion-receipts/${token}`;
+  };
 
   return {
     requestMyExport: async (req, res) => {
@@ -78,7 +85,7 @@ export function privacyRoutes(privacy: PrivacyService, platform: Pick<Platform, 
     },
     requestMyDeletion: async (req, res) => {
       const { request, receiptToken } = await privacy.requestDeletion(requireUser(req).userId, reauth(req));
-      res.status(202).location('/api/v1/me/deletion').json({ ...deletionView(request), receiptUrl: receiptUrl(receiptToken) });
+      res.status(202).location('/api/v1/me/deletion').json({ ...deletionView(request), receiptUrl: receiptUrl(req, receiptToken) });
     },
     getMyDeletion: async (req, res) => {
       res.json(deletionView(await privacy.getDeletion(requireUser(req).userId)));

@@ -130,6 +130,12 @@ export function createKeyStore(db: Knex, options: KeyStoreOptions) {
       return row as { stale: number; total: number };
     },
 
+    /** Data keys per master-key version, e.g. { 1: 0, 2: 1200 } (versions with no key are absent). */
+    async countByVersion(): Promise<Map<number, number>> {
+      const rows = await table().select('kek_version').count({ n: '*' }).groupBy('kek_version') as Array<{ kek_version: number; n: number | string }>;
+      return new Map(rows.map((r) => [Number(r.kek_version), Number(r.n)]));
+    },
+
     /**
      * Re-wraps one batch of keys under the newest master key. Resumable: each batch commits on
      * its own and only touches rows still on an older version, so a crash loses nothing and a
