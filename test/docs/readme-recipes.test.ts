@@ -19,7 +19,7 @@ import { parseRecipes, recipeScript, STACK_FRAME, type RecipeBlock } from './rec
  */
 const DOCUMENTS = [
   { file: 'README.md', expected: ['run', 'my-data', 'dpo', 'operator'] },
-  { file: 'docs/guide.md', expected: ['accounts', 'user-data'] },
+  { file: 'docs/guide.md', expected: ['accounts', 'staff', 'user-data'] },
 ];
 const TOOLS = ['bash', 'curl', 'jq', 'openssl', 'oathtool', 'gpg', 'unzip', 'psql', 'pg_restore', 'sha256sum', 'base64'];
 /** What the recipes say, replaced by the private server's address. */
