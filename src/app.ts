@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Container } from './container.js';
 import { createAuthorization, type SchemeResolver } from './platform/http/auth.js';
 import { listOperations } from './platform/http/openapi.js';
+import { strictFormats } from './platform/http/formats.js';
 import { toProblem } from './platform/http/problem.js';
 import { systemRoutes } from './platform/http/system-routes.js';
 import type { RouteTable } from './platform/platform.js';
@@ -86,6 +87,7 @@ export function createApp(container: Container): express.Express {
     validateResponses: config.validateResponses ? { removeAdditional: false } : false,
     validateSecurity: false,
     validateFormats: true,
+    formats: strictFormats,
     fileUploader: false,
   }));
   app.use(authorization.ensureAuthorized);

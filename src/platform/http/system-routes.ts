@@ -9,10 +9,12 @@ import { constantTimeEqual } from '../crypto/hashing.js';
 import type { OpenApiDocument } from './openapi.js';
 
 const swaggerDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
-const docsAssets: Record<string, string> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
-};
+// A Map, not an object literal: `docsAssets['__proto__']` on a plain object found
+// Object.prototype and sent the request on to readFileSync (a 500).
+const docsAssets = new Map<string, string>([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+]);
 
 // No inline script, so the page works under the strict Content-Security-Policy.
 const docsPage = `<!doctype html>
@@ -84,7 +86,7 @@ export function systemRoutes(platform: Platform, document: OpenApiDocument): Rou
         res.type('text/javascript').send(docsInit);
         return;
       }
-      const contentType = docsAssets[file];
+      const contentType = docsAssets.get(file);
       if (!contentType) throw new NotFoundError('No such documentation asset.');
       res.type(contentType).set('Cache-Control', 'public, max-age=86400').send(readFileSync(join(swaggerDir, file)));
     },
