@@ -7,6 +7,7 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import type { Container } from './container.js';
 import { createAuthorization, type SchemeResolver } from './platform/http/auth.js';
+import { metricsTokenScheme, withoutMetricsRoute } from './platform/http/metrics-endpoint.js';
 import { listOperations } from './platform/http/openapi.js';
 import { strictFormats } from './platform/http/formats.js';
 import { toProblem } from './platform/http/problem.js';
@@ -16,8 +17,9 @@ import type { RouteTable } from './platform/platform.js';
 const safeRequestId = /^[A-Za-z0-9._-]{8,128}$/;
 
 export function createApp(container: Container): express.Express {
-  const { platform, document, modules } = container;
+  const { platform, modules } = container;
   const { config, logger, metrics } = platform;
+  const document = config.metricsToken ? container.document : withoutMetricsRoute(container.document);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
@@ -60,7 +62,7 @@ export function createApp(container: Container): express.Express {
     next();
   });
 
-  const schemes: Record<string, SchemeResolver> = {};
+  const schemes: Record<string, SchemeResolver> = config.metricsToken ? { metricsToken: metricsTokenScheme(config.metricsToken) } : {};
   const routes: RouteTable = { ...systemRoutes(platform, document) };
   for (const module of modules) {
     Object.assign(schemes, module.schemes);

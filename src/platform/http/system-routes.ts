@@ -3,9 +3,8 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Platform, RouteTable } from '../platform.js';
-import { NotFoundError, ServiceUnavailableError, UnauthorizedError } from './problem.js';
-import { bearerToken } from './auth.js';
-import { constantTimeEqual } from '../crypto/hashing.js';
+import { NotFoundError, ServiceUnavailableError } from './problem.js';
+import { scrapeMetrics, withTimeout } from './metrics-endpoint.js';
 import type { OpenApiDocument } from './openapi.js';
 
 const swaggerDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
@@ -25,18 +24,17 @@ const docsPage = `<!doctype html>
 <script src="/docs/assets/init.js"></script></body></html>`;
 const docsInit = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });`;
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export function systemRoutes(platform: Platform, document: OpenApiDocument): RouteTable {
-  const { db, redis, metrics, config } = platform;
+  const { db, redis, config } = platform;
   return {
+    // Only when a token is configured; otherwise /metrics is not on the public listener at all.
+    ...(config.metricsToken ? {
+      getMetrics: async (_req, res) => {
+        const { contentType, body } = await scrapeMetrics(platform);
+        res.type(contentType).send(body);
+      },
+    } satisfies RouteTable : {}),
+
     getHealth: (_req, res) => {
       res.json({ status: 'ok' });
     },
@@ -53,23 +51,6 @@ export function systemRoutes(platform: Platform, document: OpenApiDocument): Rou
       const [postgres, redisState] = await Promise.all([check(() => db.raw('select 1')), check(() => redis.ping())]);
       const body = { status: postgres === 'up' && redisState === 'up' ? 'ready' : 'unavailable', checks: { postgres, redis: redisState } };
       res.status(body.status === 'ready' ? 200 : 503).json(body);
-    },
-
-    getMetrics: async (req, res) => {
-      if (config.metricsToken) {
-        const token = bearerToken(req);
-        if (!token || !constantTimeEqual(Buffer.from(token), Buffer.from(config.metricsToken))) throw new UnauthorizedError();
-      }
-      // Queue depths are read at scrape time; a Redis outage must not break the scrape.
-      await Promise.all(platform.queues.all().map(async (queue) => {
-        try {
-          const counts = await withTimeout(queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'), 1000);
-          for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
-        } catch {
-          /* leave the previous figures */
-        }
-      }));
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     },
 
     getOpenApi: (_req, res) => {
