@@ -66,5 +66,4 @@ describe('accounts: bcrypt cost of stored password hashes', function () {
     }
     expect(() => createPasswordHasher(4)).to.throw(/below 12/);
   });
-
 });
