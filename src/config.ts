@@ -92,6 +92,7 @@ const settings = {
   CUSTOS_BCRYPT_COST: { doc: 'bcrypt cost for passwords; values below 12 are refused.', default: '12', parse: integer(12, 16) },
   CUSTOS_SESSION_TTL_HOURS: { doc: 'Absolute lifetime of a login session.', default: '12', parse: integer(1, 24 * 90) },
   CUSTOS_SESSION_IDLE_MINUTES: { doc: 'A session unused this long expires.', default: '30', parse: integer(1, 24 * 60) },
+  CUSTOS_SESSION_PURGE_AFTER_MINUTES: { doc: 'A revoked, expired or idle-expired session is deleted this long after it ended (the scheduler checks every 15 minutes).', default: '60', parse: integer(0, 30 * 24 * 60) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT: { doc: 'Failed logins per account within the window before 429.', default: '5', parse: integer(1) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_IP: { doc: 'Failed logins per client IP within the window before 429.', default: '20', parse: integer(1) },
   CUSTOS_LOGIN_WINDOW_SECONDS: { doc: 'Window of the failed-login counters (and the lockout length).', default: '900', parse: integer(1) },
@@ -149,7 +150,7 @@ export interface Config {
   apiKeyPepper: Buffer;
   signingKeyPem: string;
   bcryptCost: number;
-  session: { ttlHours: number; idleMinutes: number };
+  session: { ttlHours: number; idleMinutes: number; purgeAfterMinutes: number };
   loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
   totpIssuer: string;
   bodyLimitBytes: number;
@@ -240,7 +241,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     apiKeyPepper: secret('CUSTOS_API_KEY_PEPPER'),
     signingKeyPem: secret('CUSTOS_SIGNING_KEY'),
     bcryptCost: read(env, 'CUSTOS_BCRYPT_COST')!,
-    session: { ttlHours: read(env, 'CUSTOS_SESSION_TTL_HOURS')!, idleMinutes: read(env, 'CUSTOS_SESSION_IDLE_MINUTES')! },
+    session: { ttlHours: read(env, 'CUSTOS_SESSION_TTL_HOURS')!, idleMinutes: read(env, 'CUSTOS_SESSION_IDLE_MINUTES')!, purgeAfterMinutes: read(env, 'CUSTOS_SESSION_PURGE_AFTER_MINUTES')! },
     loginLimits: {
       perAccount: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT')!,
       perIp: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_IP')!,

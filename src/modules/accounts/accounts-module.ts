@@ -7,6 +7,7 @@ import { createLoginThrottle } from './login-throttle.js';
 import { createPasswordHasher } from './passwords.js';
 import { createTwoFactorService } from './two-factor-service.js';
 import { accountsPersonalData } from './accounts-personal-data.js';
+import { createSessionPurge } from './session-purge.js';
 
 export function registerAccounts(platform: Platform) {
   const { config, db, redis, fieldCipher } = platform;
@@ -19,6 +20,7 @@ export function registerAccounts(platform: Platform) {
     twoFactor,
     throttle: createLoginThrottle(redis, config.queuePrefix, config.loginLimits),
     session: config.session,
+    sessionPurge: createSessionPurge({ repo, session: config.session }),
   });
   const resolveStaff = (token: string) => service.resolveSession('staff', token);
   const registration: ModuleRegistration = {

@@ -11,6 +11,9 @@ import type { Account, AccountKind, SessionData, SessionRecord, SessionView } fr
 import type { LoginThrottle } from './login-throttle.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
 import type { TwoFactorService } from './two-factor-service.js';
+import type { createSessionPurge } from './session-purge.js';
+
+type SessionPurge = ReturnType<typeof createSessionPurge>;
 
 export const SESSION_TOKEN_PREFIX = 'cst_';
 
@@ -21,6 +24,7 @@ type Deps = {
   twoFactor: TwoFactorService;
   throttle: LoginThrottle;
   session: { ttlHours: number; idleMinutes: number };
+  sessionPurge: SessionPurge;
 };
 
 export interface LoginInput {
@@ -47,7 +51,7 @@ const rejectUnreadable = (error: unknown): null => {
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, session }: Deps) {
+export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, session, sessionPurge }: Deps) {
   async function startSession(account: Account, data: SessionData): Promise<LoginResult> {
     const id = randomUUID();
     const token = randomToken(SESSION_TOKEN_PREFIX);
@@ -192,6 +196,8 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     twoFactor,
     listStaff: () => repo.listStaff(),
     findAccountByEmail: (kind: AccountKind, email: string) => repo.findByEmail(kind, normaliseEmail(email)),
+    /** The scheduled purge of dead sessions (jobs/accounts.ts). */
+    purgeDeadSessions: () => sessionPurge.purgeDeadSessions(),
   };
 }
 
