@@ -54,7 +54,8 @@ export function systemRoutes(platform: Platform, document: OpenApiDocument): Rou
     },
 
     getOpenApi: (_req, res) => {
-      res.json(document);
+      // The file says "/" (wherever it was fetched from); a configured PUBLIC_URL is more exact.
+      res.json(config.publicUrl ? { ...document, servers: [{ url: config.publicUrl, description: 'This deployment.', 'x-internal': false }] } : document);
     },
 
     getDocs: (_req, res) => {
