@@ -7,20 +7,43 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import type { Container } from './container.js';
 import { createAuthorization, type SchemeResolver } from './platform/http/auth.js';
+import { metricsTokenScheme, withoutMetricsRoute } from './platform/http/metrics-endpoint.js';
 import { listOperations } from './platform/http/openapi.js';
+import { strictFormats } from './platform/http/formats.js';
 import { toProblem } from './platform/http/problem.js';
 import { systemRoutes } from './platform/http/system-routes.js';
 import type { RouteTable } from './platform/platform.js';
 
 const safeRequestId = /^[A-Za-z0-9._-]{8,128}$/;
+// The names OWASP's no-credentials-in-url rule looks for (openapi/spectral.yaml).
+const credentialParameter = /(client_?secret|token|password|secret|api-?key)/i;
 
 export function createApp(container: Container): express.Express {
-  const { platform, document, modules } = container;
+  const { platform, modules } = container;
   const { config, logger, metrics } = platform;
+  const document = config.metricsToken ? container.document : withoutMetricsRoute(container.document);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   app.set('query parser', 'extended');
+
+  // A path parameter that is itself a credential (the one-time deletion-receipt token) must not
+  // reach the access log. pino-http serializes the request when it arrives, before any route is
+  // matched, so the path is matched here against those routes and the secret segment replaced by
+  // its template name ("/api/v1/deletion-receipts/{token}").
+  const credentialPaths = listOperations(document)
+    .filter((op) => [...op.openapiPath.matchAll(/\{([^}]+)\}/g)].some(([, name]) => credentialParameter.test(name)))
+    .map((op) => {
+      const segments = op.openapiPath.split('/');
+      const pattern = new RegExp(`^${segments.map((seg) => (seg.startsWith('{') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
+      return { pattern, segments };
+    });
+  const loggedPath = (url: string | undefined) => {
+    const path = url?.split('?')[0];
+    const route = path ? credentialPaths.find((r) => r.pattern.test(path)) : undefined;
+    if (!path || !route) return path;
+    return path.split('/').map((seg, i) => (route.segments[i]?.startsWith('{') && credentialParameter.test(route.segments[i]) ? route.segments[i] : seg)).join('/');
+  };
 
   app.use((req, res, next) => {
     const incoming = req.get('x-request-id');
@@ -33,7 +56,7 @@ export function createApp(container: Container): express.Express {
     genReqId: (req) => (req as Request).requestId,
     customProps: (req) => ({ requestId: (req as Request).requestId }),
     serializers: {
-      req: (req) => ({ method: req.method, url: req.url?.split('?')[0], remoteAddress: req.remoteAddress }),
+      req: (req) => ({ method: req.method, url: loggedPath(req.url), remoteAddress: req.remoteAddress }),
       res: (res) => ({ statusCode: res.statusCode }),
     },
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
@@ -59,7 +82,7 @@ export function createApp(container: Container): express.Express {
     next();
   });
 
-  const schemes: Record<string, SchemeResolver> = {};
+  const schemes: Record<string, SchemeResolver> = config.metricsToken ? { metricsToken: metricsTokenScheme(config.metricsToken) } : {};
   const routes: RouteTable = { ...systemRoutes(platform, document) };
   for (const module of modules) {
     Object.assign(schemes, module.schemes);
@@ -86,6 +109,7 @@ export function createApp(container: Container): express.Express {
     validateResponses: config.validateResponses ? { removeAdditional: false } : false,
     validateSecurity: false,
     validateFormats: true,
+    formats: strictFormats,
     fileUploader: false,
   }));
   app.use(authorization.ensureAuthorized);

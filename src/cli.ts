@@ -73,6 +73,9 @@ program.command('dev')
       '',
       `Custos is running at ${server.url}`,
       `API reference:       ${server.url}/docs`,
+      container.platform.config.generatedSecrets.includes('CUSTOS_METRICS_TOKEN')
+        ? `Metrics:             curl -H "Authorization: Bearer $(sed -n 's/^CUSTOS_METRICS_TOKEN=//p' ${process.env.CUSTOS_DEV_SECRETS_FILE ?? '.custos/dev-secrets.env'})" ${server.url}/metrics`
+        : `Metrics:             ${server.url}/metrics (Authorization: Bearer $CUSTOS_METRICS_TOKEN)`,
       '',
       `Demo user:  ${demo.user.email} / ${demo.user.password}`,
       `DPO staff:  ${demo.dpo.email} / ${demo.dpo.password}`,

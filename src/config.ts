@@ -92,6 +92,7 @@ const settings = {
   CUSTOS_BCRYPT_COST: { doc: 'bcrypt cost for passwords; values below 12 are refused.', default: '12', parse: integer(12, 16) },
   CUSTOS_SESSION_TTL_HOURS: { doc: 'Absolute lifetime of a login session.', default: '12', parse: integer(1, 24 * 90) },
   CUSTOS_SESSION_IDLE_MINUTES: { doc: 'A session unused this long expires.', default: '30', parse: integer(1, 24 * 60) },
+  CUSTOS_SESSION_PURGE_AFTER_MINUTES: { doc: 'A revoked, expired or idle-expired session is deleted this long after it ended (the scheduler checks every 15 minutes).', default: '60', parse: integer(0, 30 * 24 * 60) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT: { doc: 'Failed logins per account within the window before 429.', default: '5', parse: integer(1) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_IP: { doc: 'Failed logins per client IP within the window before 429.', default: '20', parse: integer(1) },
   CUSTOS_LOGIN_WINDOW_SECONDS: { doc: 'Window of the failed-login counters (and the lockout length).', default: '900', parse: integer(1) },
@@ -108,7 +109,13 @@ const settings = {
   CUSTOS_HTTP_REDIRECT_PORT: { doc: 'With TLS on, a plain-HTTP listener on this port redirects to HTTPS (0 = none).', default: '0', parse: integer(0, 65535) },
   CUSTOS_HSTS_MAX_AGE: { doc: 'Strict-Transport-Security max-age in seconds.', default: '31536000', parse: integer(0) },
   CUSTOS_VALIDATE_RESPONSES: { doc: 'Validate every response against the OpenAPI spec (on in tests; useful in development).', default: 'false', parse: boolean },
-  CUSTOS_METRICS_TOKEN: { doc: 'If set, GET /metrics requires "Authorization: Bearer <token>".', secret: true, parse: optionalText },
+  CUSTOS_METRICS_TOKEN: { doc: 'GET /metrics on the API port requires "Authorization: Bearer <token>" (at least 32 characters); unset, /metrics is not served there (404). `npm start` generates one into the development secrets file.', secret: true, parse: (raw: string, name: string) => {
+    if (raw === '') return undefined;
+    if (raw.length < 32) throw new ConfigError(name, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)');
+    return raw;
+  } },
+  CUSTOS_METRICS_TOKEN_FILE: { doc: 'File holding CUSTOS_METRICS_TOKEN.', parse: optionalText },
+  CUSTOS_METRICS_PORT: { doc: 'If not 0, a second listener on 127.0.0.1:<port> serves GET /metrics without a token (for a scraper on the same host or pod).', default: '0', parse: integer(0, 65535) },
   CUSTOS_LOG_LEVEL: { doc: 'pino log level.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   CUSTOS_ARTIFACT_DIR: { doc: 'Local directory of the artifact storage (uploaded files, exports).', default: 'var/artifacts', parse: text },
   CUSTOS_BACKUP_PASSPHRASE: { doc: 'Passphrase of the encrypted database backups (AES-256-CBC, PBKDF2-HMAC-SHA256, 100,000 iterations). Optional for the service; every backup command refuses to run without it.', secret: true, parse: optionalText },
@@ -148,7 +155,7 @@ export interface Config {
   apiKeyPepper: Buffer;
   signingKeyPem: string;
   bcryptCost: number;
-  session: { ttlHours: number; idleMinutes: number };
+  session: { ttlHours: number; idleMinutes: number; purgeAfterMinutes: number };
   loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
   registrationLimits: { perIp: number; perEmail: number; windowSeconds: number };
   totpIssuer: string;
@@ -159,6 +166,8 @@ export interface Config {
   hstsMaxAge: number;
   validateResponses: boolean;
   metricsToken?: string;
+  /** Loopback-only metrics listener; 0 = none. */
+  metricsPort: number;
   logLevel: string;
   artifactDir: string;
   backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; stalePartialHours: number; cron: string };
@@ -211,7 +220,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
   };
 
   // Optional secrets (the backup passphrase): absent is allowed, the feature then fails closed.
-  const optionalSecret = <K extends 'CUSTOS_BACKUP_PASSPHRASE'>(name: K) => {
+  const optionalSecret = <K extends 'CUSTOS_BACKUP_PASSPHRASE' | 'CUSTOS_METRICS_TOKEN'>(name: K) => {
     const value = readSecret(env, name);
     if (value !== undefined || environment === 'production' || !devSecrets[name]) return value;
     generatedSecrets.push(name);
@@ -240,7 +249,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     apiKeyPepper: secret('CUSTOS_API_KEY_PEPPER'),
     signingKeyPem: secret('CUSTOS_SIGNING_KEY'),
     bcryptCost: read(env, 'CUSTOS_BCRYPT_COST')!,
-    session: { ttlHours: read(env, 'CUSTOS_SESSION_TTL_HOURS')!, idleMinutes: read(env, 'CUSTOS_SESSION_IDLE_MINUTES')! },
+    session: { ttlHours: read(env, 'CUSTOS_SESSION_TTL_HOURS')!, idleMinutes: read(env, 'CUSTOS_SESSION_IDLE_MINUTES')!, purgeAfterMinutes: read(env, 'CUSTOS_SESSION_PURGE_AFTER_MINUTES')! },
     loginLimits: {
       perAccount: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT')!,
       perIp: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_IP')!,
@@ -260,7 +269,8 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
       : undefined,
     hstsMaxAge: read(env, 'CUSTOS_HSTS_MAX_AGE')!,
     validateResponses: environment === 'test' || read(env, 'CUSTOS_VALIDATE_RESPONSES')!,
-    metricsToken: readSecret(env, 'CUSTOS_METRICS_TOKEN'),
+    metricsToken: optionalSecret('CUSTOS_METRICS_TOKEN'),
+    metricsPort: read(env, 'CUSTOS_METRICS_PORT')!,
     logLevel: read(env, 'CUSTOS_LOG_LEVEL')!,
     artifactDir: read(env, 'CUSTOS_ARTIFACT_DIR')!,
     backup: {

@@ -6,10 +6,13 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
+import { startMetricsListener } from './platform/http/metrics-endpoint.js';
 import type { Container } from './container.js';
 
 export interface RunningServer {
   url: string;
+  /** The loopback metrics listener (CUSTOS_METRICS_PORT), when configured. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -52,9 +55,17 @@ export async function startServer(container: Container): Promise<RunningServer> 
   // Links the API hands out (deletion receipts) are absolute: without PUBLIC_URL, this address.
   app.locals.listeningUrl = url;
   logger.info({ url }, 'API listening');
+  let metricsUrl: string | undefined;
+  if (config.metricsPort) {
+    const metricsServer = await startMetricsListener(container.platform, config.metricsPort);
+    servers.push(metricsServer);
+    metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
+    logger.info({ url: metricsUrl }, 'metrics listening on loopback');
+  }
 
   return {
     url,
+    metricsUrl,
     async close() {
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);

@@ -4,6 +4,10 @@ import { generateSecrets } from '../src/platform/dev-secrets.js';
 import { createDb, migrateLatest, withDatabaseName } from '../src/platform/db.js';
 import { closeTestApp } from './support/app.js';
 import { tempDirHooks } from './support/temp.js';
+import { countResources, describeSockets, waitForNoLeftovers } from './support/open-handles.js';
+
+// Before any test: what is open from the start (stdio, mocha's own) is not a leak.
+const baseline = countResources();
 
 const secrets = generateSecrets();
 const serviceDatabase = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
@@ -42,8 +46,16 @@ export const mochaHooks = {
   },
   beforeEach: tempDirHooks.beforeEach,
   afterEach: tempDirHooks.afterEach,
-  async afterAll() {
+  async afterAll(this: Mocha.Context) {
     tempDirHooks.afterAll();
     await closeTestApp();
+    // Mocha's timer for this very hook would count as a leftover timer; without it, the wait
+    // below is still bounded (by the clock, not a timer), so the run can never stall here.
+    this.runnable().clearTimeout();
+    const left = await waitForNoLeftovers(baseline, 2_000);
+    if (left.length) {
+      const sockets = describeSockets();
+      throw new Error(`the run left open: ${left.join(', ')}${sockets.length ? ` (${sockets.join('; ')})` : ''}. Close what the test opened in an after hook.`);
+    }
   },
 };

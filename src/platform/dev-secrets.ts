@@ -2,7 +2,7 @@
 // into a git-ignored file with mode 0600, so a newcomer's `npm start` works and restarts keep
 // reading the same encrypted data. Production never reaches this (config refuses to start).
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export function generateSecrets(): Record<string, string> {
@@ -13,6 +13,8 @@ export function generateSecrets(): Record<string, string> {
     CUSTOS_API_KEY_PEPPER: randomBytes(32).toString('base64'),
     CUSTOS_SIGNING_KEY: Buffer.from(pem).toString('base64'),
     CUSTOS_BACKUP_PASSPHRASE: randomBytes(24).toString('base64url'),
+    // So a developer's Prometheus (or curl) can scrape /metrics; read it from the secrets file.
+    CUSTOS_METRICS_TOKEN: randomBytes(32).toString('base64url'),
   };
 }
 
@@ -25,9 +27,22 @@ export function parseEnvFile(content: string): Record<string, string> {
   return values;
 }
 
+// Secrets added after a developer's file was written, which are safe to add to it: nothing was
+// encrypted or signed with them. (Never a master key: a fresh one would hide lost data.)
+const addableLater = ['CUSTOS_METRICS_TOKEN'];
+
 /** Reads the development secrets file, creating it (mode 0600) when absent. */
 export function loadOrCreateDevSecrets(file: string): { secrets: Record<string, string>; created: boolean } {
-  if (existsSync(file)) return { secrets: parseEnvFile(readFileSync(file, 'utf8')), created: false };
+  if (existsSync(file)) {
+    const secrets = parseEnvFile(readFileSync(file, 'utf8'));
+    const fresh = generateSecrets();
+    const missing = addableLater.filter((name) => !secrets[name]);
+    if (missing.length) {
+      appendFileSync(file, missing.map((name) => `${name}=${fresh[name]}\n`).join(''));
+      for (const name of missing) secrets[name] = fresh[name];
+    }
+    return { secrets, created: false };
+  }
   const secrets = generateSecrets();
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const body = Object.entries(secrets).map(([k, v]) => `${k}=${v}`).join('\n');

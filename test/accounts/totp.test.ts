@@ -5,8 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { api, testContainer } from '../support/app.js';
 import { createUser, totpCode, type TestUser } from '../support/accounts.js';
 import { expectProblem } from '../support/problems.js';
-
-const hasOathtool = (() => { try { execFileSync('oathtool', ['--version']); return true; } catch { return false; } })();
+import { requireTool } from '../support/tools.js';
 
 /** oathtool's code for `secret` at `time` (ms). */
 function oathtool(secret: string, time = Date.now()): string {
@@ -46,7 +45,7 @@ describe('accounts: TOTP two-factor', () => {
   });
 
   it('then needs a code at login; oathtool\'s code works once, a replay is refused, the next step works', async function () {
-    if (!hasOathtool) this.skip();
+    requireTool(this, 'oathtool');
     const user = await createUser();
     const { secret } = await enableTotp(user);
     expect((await api().get('/api/v1/me').set(user.auth)).body.twoFactor).to.deep.equal({ totp: true, recoveryCodesRemaining: 10 });

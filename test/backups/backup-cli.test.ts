@@ -8,7 +8,8 @@ import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { testContainer } from '../support/app.js';
 import { tempDir } from '../support/temp.js';
 import { createUser } from '../support/accounts.js';
-import { backupFile, custos, hasBinary, opensslRestoreList, readBackup } from './support.js';
+import { backupFile, custos, opensslRestoreList, readBackup } from './support.js';
+import { optionalTool, requireTool } from '../support/tools.js';
 
 const passphrase = () => process.env.CUSTOS_BACKUP_PASSPHRASE!;
 const idFrom = (stdout: string) => /backup ([0-9a-f-]{36})/.exec(stdout)![1];
@@ -29,7 +30,7 @@ describe('custos backup (CLI)', function () {
   });
 
   it('writes a file that plain openssl decrypts into a pg_dump archive (the break-glass line)', async function () {
-    if (!hasBinary('openssl') || !hasBinary('pg_restore')) this.skip();
+    requireTool(this, 'openssl', 'pg_restore');
     const run = (await testContainer().backups.get(dataId))!;
     const bytes = readBackup('data', run.storageKey!);
     expect(bytes.subarray(0, 8).toString('latin1')).to.equal('Salted__');
@@ -42,7 +43,7 @@ describe('custos backup (CLI)', function () {
   });
 
   it('never lets the plaintext appear in the backup file (canary)', async function () {
-    if (!hasBinary('pg_restore')) this.skip();
+    requireTool(this, 'pg_restore');
     const run = (await testContainer().backups.get(dataId))!;
     expect(readBackup('data', run.storageKey!).includes(Buffer.from(canaryEmail))).to.equal(false);
     // ...while the decrypted archive really holds it, so the check above can fail.
@@ -62,7 +63,7 @@ describe('custos backup (CLI)', function () {
     expect(backup.kind).to.equal('keystore');
     expect(existsSync(backupFile('keystore', backup.storageKey!))).to.equal(true);
     expect(existsSync(backupFile('data', backup.storageKey!))).to.equal(false);
-    if (!hasBinary('openssl') || !hasBinary('pg_restore')) return;
+    if (!optionalTool('openssl', 'pg_restore')) return;
     const listed = opensslRestoreList(backupFile('keystore', backup.storageKey!), passphrase());
     expect(listed.stdout).to.match(/TABLE DATA keystore data_keys /);
     expect(listed.stdout).not.to.match(/public users/);

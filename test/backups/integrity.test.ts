@@ -11,7 +11,8 @@ import { createOpenSslDecryptor, createOpenSslEncryptor } from '../../src/platfo
 import type { BackupRun } from '../../src/modules/backups/backups-types.js';
 import { testContainer } from '../support/app.js';
 import { tempDir } from '../support/temp.js';
-import { backupFile, hasBinary } from './support.js';
+import { backupFile } from './support.js';
+import { requireTool } from '../support/tools.js';
 
 async function decryptNode(file: string, passphrase: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -26,7 +27,7 @@ describe('backups: OpenSSL format and tamper detection', function () {
   const dir = tempDir('enc');
 
   it('decrypts, with the Node stream, files written by `openssl enc` (sizes around the block boundary)', async function () {
-    if (!hasBinary('openssl')) this.skip();
+    requireTool(this, 'openssl');
     for (const size of [0, 1, 15, 16, 17, 100_003]) {
       const plain = randomBytes(size);
       writeFileSync(join(dir, 'p'), plain);
@@ -37,7 +38,7 @@ describe('backups: OpenSSL format and tamper detection', function () {
   });
 
   it('writes files that `openssl enc -d` decrypts, and reports both SHA-256 digests', async function () {
-    if (!hasBinary('openssl')) this.skip();
+    requireTool(this, 'openssl');
     const plain = randomBytes(70_001);
     const encryptor = await createOpenSslEncryptor('another pass');
     const chunks: Buffer[] = [];

@@ -8,17 +8,15 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testContainer } from '../support/app.js';
 import { tempDir } from '../support/temp.js';
-import { db, hasBinary } from './support.js';
+import { db } from './support.js';
+import { requireTool } from '../support/tools.js';
 import { waitFor } from '../privacy/support.js';
 
 describe('backups: one live run per night', function () {
   this.timeout(180_000);
 
   it('a second attempt of the same night is refused while the first holds its lease, and the first still succeeds', async function () {
-    if (!hasBinary('pg_dump')) {
-      if (process.env.CI) throw new Error('pg_dump is required under CI');
-      this.skip();
-    }
+    requireTool(this, 'pg_dump');
     const real = spawnSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).stdout.trim();
     const dir = tempDir('held-pg-dump');
     writeFileSync(join(dir, 'pg_dump'), `#!/bin/sh\nwhile [ ! -e "${dir}/go" ]; do sleep 0.2; done\nexec "${real}" "$@"\n`);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { BackupRun } from '../../src/modules/backups/backups-types.js';
 import { testContainer } from '../support/app.js';
 import { tempDir } from '../support/temp.js';
-import { backupFile, db, hasBinary } from './support.js';
+import { backupFile, db } from './support.js';
+import { requireTool } from '../support/tools.js';
 import { waitFor } from '../privacy/support.js';
 
 const DAY = 86_400_000;
@@ -33,10 +34,7 @@ describe('backups: retention over real runs (failed, interrupted, orphaned, part
   const children: ChildProcess[] = [];
 
   before(function () {
-    if (!hasBinary('pg_dump')) {
-      if (process.env.CI) throw new Error('pg_dump is required under CI');
-      this.skip();
-    }
+    requireTool(this, 'pg_dump');
     realPgDump = spawnSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).stdout.trim();
     slowPgDump = tempDir('slow-pg-dump');
     writeFileSync(join(slowPgDump, 'pg_dump'), `#!/bin/sh\n"${realPgDump}" "$@"\nstatus=$?\nsleep 120\nexit $status\n`);

@@ -11,8 +11,6 @@ const database = process.env.CUSTOS_TEST_DATABASE ?? 'custos_test';
 process.env.CUSTOS_BACKUP_DIR = resolve(`.local/test-backups/${database}/data`);
 process.env.CUSTOS_KEYSTORE_BACKUP_DIR = resolve(`.local/test-backups/${database}/keystore`);
 
-export const hasBinary = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-
 /** `custos …` in a child process, exactly as an operator runs it (no development secrets file). */
 export function custos(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
   return runCli(args, { env: { CUSTOS_DEV_SECRETS_FILE: '/nonexistent/custos-dev-secrets.env', ...env } });

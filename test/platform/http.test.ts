@@ -1,5 +1,5 @@
 // What every response carries (security headers, a request id) and the operational endpoints:
-// /healthz, /readyz, /metrics, /docs and /openapi.json.
+// /healthz, /readyz, /docs and /openapi.json (/metrics: metrics.test.ts).
 import { expect } from 'chai';
 import { api } from '../support/app.js';
 import { expectProblem } from '../support/problems.js';
@@ -31,20 +31,6 @@ describe('platform: HTTP basics', () => {
     const ready = await api().get('/readyz');
     expect(ready.status).to.equal(200);
     expect(ready.body).to.deep.equal({ status: 'ready', checks: { postgres: 'up', redis: 'up' } });
-  });
-
-  it('/metrics exposes request counts by route and queue gauges', async () => {
-    await api().get('/readyz');
-    const res = await api().get('/metrics');
-    expect(res.status).to.equal(200);
-    expect(res.headers['content-type']).to.match(/^text\/plain/);
-    expect(res.text).to.match(/^custos_http_requests_total\{method="GET",route="\/readyz",status="200"\} \d+$/m);
-    expect(res.text).to.match(/^custos_http_request_duration_seconds_bucket\{.*route="\/readyz"/m);
-    expect(res.text).to.match(/^# TYPE custos_queue_jobs gauge$/m);
-    // Every known queue is reported, whether or not this process has used it yet.
-    for (const queue of ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion']) {
-      expect(res.text).to.match(new RegExp(`^custos_queue_jobs\\{queue="${queue}",state="waiting"\\} \\d+$`, 'm'));
-    }
   });
 
   it('/docs renders the reference from /openapi.json with its assets', async () => {

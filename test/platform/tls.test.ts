@@ -13,8 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { createContainer, type Container } from '../../src/container.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { freePort } from '../support/ports.js';
-
-const hasOpenssl = (() => { try { execFileSync('openssl', ['version']); return true; } catch { return false; } })();
+import { requireTool } from '../support/tools.js';
 
 /** Completes a handshake limited to [min, max]; resolves with the negotiated protocol or the error code. */
 function handshake(port: number, min: tls.SecureVersion, max: tls.SecureVersion): Promise<string> {
@@ -34,7 +33,7 @@ describe('platform: TLS termination', function () {
   const running: Array<{ server: RunningServer; container: Container }> = [];
 
   before(function () {
-    if (!hasOpenssl) this.skip();
+    requireTool(this, 'openssl');
     dir = mkdtempSync(join(tmpdir(), 'custos-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });

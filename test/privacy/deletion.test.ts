@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { RunningRole } from '../../src/roles.js';
 import { api, testContainer } from '../support/app.js';
 import { createStaff, createUser } from '../support/accounts.js';
-import { hasBinary, seedChatData, startInProcessWorkers, tempDir, waitFor, waitForExport } from './support.js';
+import { seedChatData, startInProcessWorkers, tempDir, waitFor, waitForExport } from './support.js';
+import { optionalTool } from '../support/tools.js';
 
 async function userReferenceCounts(userId: string): Promise<Record<string, number>> {
   const { db } = testContainer().platform;
@@ -115,7 +116,7 @@ describe('privacy: account deletion', function () {
     expect(verify(null, Buffer.from(done.receipt), createPublicKey(key.body.publicKeyPem), Buffer.from(done.signature, 'base64'))).to.equal(true);
     const tampered = done.receipt.replace('"passed":true', '"passed":false');
     expect(verify(null, Buffer.from(tampered), createPublicKey(key.body.publicKeyPem), Buffer.from(done.signature, 'base64'))).to.equal(false);
-    if (hasBinary('openssl')) {
+    if (optionalTool('openssl')) {
       const dir = tempDir();
       writeFileSync(join(dir, 'key.pem'), key.body.publicKeyPem);
       writeFileSync(join(dir, 'receipt.json'), done.receipt);

@@ -9,7 +9,8 @@ import * as openpgp from 'openpgp';
 import type { RunningRole } from '../../src/roles.js';
 import { api, testContainer } from '../support/app.js';
 import { createUser } from '../support/accounts.js';
-import { decryptWithPassphrase, download, hasBinary, readZip, seedChatData, startInProcessWorkers, tempDir, waitForExport } from './support.js';
+import { decryptWithPassphrase, download, readZip, seedChatData, startInProcessWorkers, tempDir, waitForExport } from './support.js';
+import { optionalTool } from '../support/tools.js';
 
 describe('privacy: data export', function () {
   this.timeout(90_000);
@@ -59,7 +60,7 @@ describe('privacy: data export', function () {
     expect(encrypted.length).to.equal(done.sizeBytes);
 
     const zip = await decryptWithPassphrase(encrypted, passphrase);
-    if (hasBinary('gpg')) {
+    if (optionalTool('gpg')) {
       const dir = tempDir();
       writeFileSync(join(dir, 'export.zip.gpg'), encrypted);
       const gpg = spawnSync('gpg', ['--homedir', dir, '--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase, '--decrypt', join(dir, 'export.zip.gpg')], { maxBuffer: 1 << 30 });
@@ -147,7 +148,7 @@ describe('privacy: data export', function () {
     const zip = Buffer.from(data as Uint8Array);
     expect(JSON.parse(readZip(zip).entry('data/accounts/profile.json').toString())[0].email).to.equal(user.email);
 
-    if (hasBinary('gpg')) {
+    if (optionalTool('gpg')) {
       const home = tempDir();
       writeFileSync(join(home, 'secret.asc'), privateKey);
       writeFileSync(join(home, 'export.zip.gpg'), encrypted);

@@ -64,8 +64,6 @@ export async function decryptWithPassphrase(encrypted: Buffer, passphrase: strin
   return Buffer.from(data as Uint8Array);
 }
 
-export const hasBinary = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-
 /** Writes the ZIP to disk and reads it back with unzip: `-t` must pass; returns entry -> bytes. */
 export function readZip(zip: Buffer): { test: string; entry: (name: string) => Buffer; names: string[] } {
   const dir = tempDir();

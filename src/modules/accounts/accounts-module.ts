@@ -8,6 +8,7 @@ import { createPasswordHasher } from './passwords.js';
 import { createRegistrationLimit } from './registration-limit.js';
 import { createTwoFactorService } from './two-factor-service.js';
 import { accountsPersonalData } from './accounts-personal-data.js';
+import { createSessionPurge } from './session-purge.js';
 
 export function registerAccounts(platform: Platform) {
   const { config, db, redis, fieldCipher } = platform;
@@ -21,6 +22,7 @@ export function registerAccounts(platform: Platform) {
     throttle: createLoginThrottle(redis, config.queuePrefix, config.loginLimits),
     registrationLimit: createRegistrationLimit(redis, config.queuePrefix, config.registrationLimits),
     session: config.session,
+    sessionPurge: createSessionPurge({ repo, session: config.session }),
   });
   const resolveStaff = (token: string) => service.resolveSession('staff', token);
   const registration: ModuleRegistration = {

@@ -195,6 +195,22 @@ export function createAccountsRepo(db: Knex) {
       return rows.map((row: SessionRow & { revoked_at: Date | null }) => ({ ...toSession(row), revokedAt: row.revoked_at }));
     },
 
+    /**
+     * Deletes up to `batchSize` sessions that can never be used again: revoked, past their
+     * absolute expiry, or idle past the idle limit — each for longer than `graceMinutes`, so the
+     * owner's session list still shows a session that just ended. SKIP LOCKED lets two workers
+     * purge side by side without waiting on each other or on a login touching its row.
+     */
+    async deleteDeadSessions({ graceMinutes, idleMinutes, batchSize }: { graceMinutes: number; idleMinutes: number; batchSize: number }): Promise<number> {
+      const dead = db('sessions').select('id')
+        .where((q) => q
+          .where('revoked_at', '<', db.raw('now() - make_interval(mins => ?)', [graceMinutes]))
+          .orWhere('expires_at', '<', db.raw('now() - make_interval(mins => ?)', [graceMinutes]))
+          .orWhere('last_seen_at', '<', db.raw('now() - make_interval(mins => ?)', [idleMinutes + graceMinutes])))
+        .limit(batchSize).forUpdate().skipLocked();
+      return db('sessions').whereIn('id', dead).delete();
+    },
+
     async listStaff(): Promise<Account[]> {
       const rows = await db('staff_members').orderBy('created_at');
       return rows.map((row: AccountRow) => toAccount('staff', row));

@@ -12,6 +12,9 @@ import type { LoginThrottle } from './login-throttle.js';
 import type { RegistrationLimit } from './registration-limit.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
 import { SecondFactorError, type TwoFactorService } from './two-factor-service.js';
+import type { createSessionPurge } from './session-purge.js';
+
+type SessionPurge = ReturnType<typeof createSessionPurge>;
 
 export const SESSION_TOKEN_PREFIX = 'cst_';
 
@@ -23,6 +26,7 @@ type Deps = {
   throttle: LoginThrottle;
   registrationLimit: RegistrationLimit;
   session: { ttlHours: number; idleMinutes: number };
+  sessionPurge: SessionPurge;
 };
 
 export interface LoginInput {
@@ -56,7 +60,7 @@ const rejectUnreadable = (error: unknown): null => {
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session }: Deps) {
+export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session, sessionPurge }: Deps) {
   async function startSession(account: Account, data: SessionData, factors: SessionFactor[]): Promise<LoginResult> {
     const id = randomUUID();
     const token = randomToken(SESSION_TOKEN_PREFIX);
@@ -261,6 +265,8 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
       const account = await repo.findByEmail('user', normaliseEmail(email));
       return account ? [account] : [];
     },
+    /** The scheduled purge of dead sessions (jobs/accounts.ts). */
+    purgeDeadSessions: () => sessionPurge.purgeDeadSessions(),
   };
 }
 

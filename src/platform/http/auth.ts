@@ -16,7 +16,9 @@ export const STAFF_ROLES: StaffRole[] = ['support', 'dpo', 'security', 'admin'];
 export type Principal =
   | { kind: 'user'; userId: string; sessionId: string; email: string; pendingDeletion?: boolean; twoFactorEnabled: boolean; secondFactorProved: boolean }
   | { kind: 'staff'; staffId: string; sessionId: string; email: string; role: StaffRole; totpConfirmed: boolean; secondFactorProved: boolean }
-  | { kind: 'apiKey'; apiKeyId: string; userId: string };
+  | { kind: 'apiKey'; apiKeyId: string; userId: string }
+  /** Holder of CUSTOS_METRICS_TOKEN: admitted to GET /metrics only. */
+  | { kind: 'metricsScraper' };
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -3,16 +3,17 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Platform, RouteTable } from '../platform.js';
-import { NotFoundError, ServiceUnavailableError, UnauthorizedError } from './problem.js';
-import { bearerToken } from './auth.js';
-import { constantTimeEqual } from '../crypto/hashing.js';
+import { NotFoundError, ServiceUnavailableError } from './problem.js';
+import { scrapeMetrics, withTimeout } from './metrics-endpoint.js';
 import type { OpenApiDocument } from './openapi.js';
 
 const swaggerDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
-const docsAssets: Record<string, string> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
-};
+// A Map, not an object literal: `docsAssets['__proto__']` on a plain object found
+// Object.prototype and sent the request on to readFileSync (a 500).
+const docsAssets = new Map<string, string>([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+]);
 
 // No inline script, so the page works under the strict Content-Security-Policy.
 const docsPage = `<!doctype html>
@@ -23,18 +24,17 @@ const docsPage = `<!doctype html>
 <script src="/docs/assets/init.js"></script></body></html>`;
 const docsInit = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });`;
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export function systemRoutes(platform: Platform, document: OpenApiDocument): RouteTable {
-  const { db, redis, metrics, config } = platform;
+  const { db, redis, config } = platform;
   return {
+    // Only when a token is configured; otherwise /metrics is not on the public listener at all.
+    ...(config.metricsToken ? {
+      getMetrics: async (_req, res) => {
+        const { contentType, body } = await scrapeMetrics(platform);
+        res.type(contentType).send(body);
+      },
+    } satisfies RouteTable : {}),
+
     getHealth: (_req, res) => {
       res.json({ status: 'ok' });
     },
@@ -53,25 +53,9 @@ export function systemRoutes(platform: Platform, document: OpenApiDocument): Rou
       res.status(body.status === 'ready' ? 200 : 503).json(body);
     },
 
-    getMetrics: async (req, res) => {
-      if (config.metricsToken) {
-        const token = bearerToken(req);
-        if (!token || !constantTimeEqual(Buffer.from(token), Buffer.from(config.metricsToken))) throw new UnauthorizedError();
-      }
-      // Queue depths are read at scrape time; a Redis outage must not break the scrape.
-      await Promise.all(platform.queues.all().map(async (queue) => {
-        try {
-          const counts = await withTimeout(queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'), 1000);
-          for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
-        } catch {
-          /* leave the previous figures */
-        }
-      }));
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    },
-
     getOpenApi: (_req, res) => {
-      res.json(document);
+      // The file says "/" (wherever it was fetched from); a configured PUBLIC_URL is more exact.
+      res.json(config.publicUrl ? { ...document, servers: [{ url: config.publicUrl, description: 'This deployment.', 'x-internal': false }] } : document);
     },
 
     getDocs: (_req, res) => {
@@ -84,7 +68,7 @@ export function systemRoutes(platform: Platform, document: OpenApiDocument): Rou
         res.type('text/javascript').send(docsInit);
         return;
       }
-      const contentType = docsAssets[file];
+      const contentType = docsAssets.get(file);
       if (!contentType) throw new NotFoundError('No such documentation asset.');
       res.type(contentType).set('Cache-Control', 'public, max-age=86400').send(readFileSync(join(swaggerDir, file)));
     },
