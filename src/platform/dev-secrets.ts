@@ -2,7 +2,7 @@
 // into a git-ignored file with mode 0600, so a newcomer's `npm start` works and restarts keep
 // reading the same encrypted data. Production never reaches this (config refuses to start).
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export function generateSecrets(): Record<string, string> {
@@ -13,6 +13,8 @@ export function generateSecrets(): Record<string, string> {
     CUSTOS_API_KEY_PEPPER: randomBytes(32).toString('base64'),
     CUSTOS_SIGNING_KEY: Buffer.from(pem).toString('base64'),
     CUSTOS_BACKUP_PASSPHRASE: randomBytes(24).toString('base64url'),
+    // The runtime role's password (`custos migrate` sets it; the processes connect with it).
+    CUSTOS_DATABASE_RUNTIME_PASSWORD: randomBytes(24).toString('base64url'),
   };
 }
 
@@ -25,9 +27,21 @@ export function parseEnvFile(content: string): Record<string, string> {
   return values;
 }
 
-/** Reads the development secrets file, creating it (mode 0600) when absent. */
+/**
+ * Reads the development secrets file, creating it (mode 0600) when absent. A file from an older
+ * version gets the secrets it lacks appended; existing ones are never replaced (they are what the
+ * database's data was encrypted with).
+ */
 export function loadOrCreateDevSecrets(file: string): { secrets: Record<string, string>; created: boolean } {
-  if (existsSync(file)) return { secrets: parseEnvFile(readFileSync(file, 'utf8')), created: false };
+  if (existsSync(file)) {
+    const secrets = parseEnvFile(readFileSync(file, 'utf8'));
+    const missing = Object.entries(generateSecrets()).filter(([k]) => !secrets[k]);
+    if (missing.length) {
+      appendFileSync(file, `${missing.map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+      Object.assign(secrets, Object.fromEntries(missing));
+    }
+    return { secrets, created: false };
+  }
   const secrets = generateSecrets();
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const body = Object.entries(secrets).map(([k, v]) => `${k}=${v}`).join('\n');

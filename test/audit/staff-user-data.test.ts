@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { api, testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { createStaff, createUser, type TestStaff, type TestUser } from '../support/accounts.js';
 import { reasonHeaders, trail } from './helpers.js';
 
@@ -63,7 +64,7 @@ describe('audit: staff reads of a user\'s chats, files, folders, assistants and 
   });
 
   it('fails closed on every route: no audit write, no data', async () => {
-    const { db } = testContainer().platform;
+    const db = privilegedDb(); // only the owner can rename the table away
     await db.raw('ALTER TABLE audit_events RENAME TO audit_events_unavailable');
     try {
       for (const route of ROUTES) {
