@@ -149,7 +149,17 @@ export async function connectedRole(db: Knex): Promise<ConnectedRole> {
 export async function migrateDatabase(config: Pick<Config, 'database' | 'audit'>): Promise<{ applied: string[]; roles: PreparedRoles }> {
   const owner = createDb(config.database.migrationUrl, 1);
   try {
-    const applied = await migrateLatest(owner);
+    // knex refuses, rather than waits, when another `custos migrate` holds its lock on this database.
+    let applied: string[];
+    for (let waited = 0; ; waited += 500) {
+      try {
+        applied = await migrateLatest(owner);
+        break;
+      } catch (error) {
+        if ((error as Error).name !== 'MigrationLocked' || waited > 120_000) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
     const roles = await prepareDatabaseRoles(owner, {
       runtimeRole: config.database.runtimeRole,
       runtimePassword: config.database.runtimePassword,

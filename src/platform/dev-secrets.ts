@@ -34,10 +34,11 @@ export function parseEnvFile(content: string): Record<string, string> {
  */
 export function loadOrCreateDevSecrets(file: string): { secrets: Record<string, string>; created: boolean } {
   if (existsSync(file)) {
-    const secrets = parseEnvFile(readFileSync(file, 'utf8'));
+    const content = readFileSync(file, 'utf8');
+    const secrets = parseEnvFile(content);
     const missing = Object.entries(generateSecrets()).filter(([k]) => !secrets[k]);
     if (missing.length) {
-      appendFileSync(file, `${missing.map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+      appendFileSync(file, `${content.endsWith('\n') || !content ? '' : '\n'}${missing.map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
       Object.assign(secrets, Object.fromEntries(missing));
     }
     return { secrets, created: false };

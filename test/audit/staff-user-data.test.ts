@@ -79,10 +79,10 @@ describe('audit: staff reads of a user\'s chats, files, folders, assistants and 
 
   it('holds the response until the audit event is committed', async () => {
     // A transaction holding an exclusive lock on the trail makes the event's INSERT wait: the
-    // read must not answer until the lock goes and the event is in.
-    const { db } = testContainer().platform;
+    // read must not answer until the lock goes and the event is in. (Only a privileged role may
+    // take that lock: the runtime role has no UPDATE, DELETE or TRUNCATE on the trail.)
     const route = ROUTES[1];
-    const trx = await db.transaction();
+    const trx = await privilegedDb().transaction();
     let answered = false;
     let pending: Promise<{ status: number; body: unknown }>;
     try {
