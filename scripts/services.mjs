@@ -18,8 +18,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/custos';
+const REPO = fs.realpathSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'));
+
+// The development database of this checkout, custos_<directory>_<hash of its path>: a second
+// clone, with its own development secrets, never opens the first one's encrypted data. The same
+// rule as checkoutDatabaseName() in src/platform/database-names.ts (a test checks they agree).
+export function checkoutDatabaseName(root = REPO) {
+  const slug = path.basename(root).toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 24) || 'checkout';
+  return `custos_${slug}_${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+}
+const DEFAULT_DATABASE_URL = `postgres://postgres@127.0.0.1:5432/${checkoutDatabaseName()}`;
+
+/** DATABASE_URL as given, or this checkout's database on the server it names when it names none. */
+function withCheckoutDatabase(url) {
+  const parsed = new URL(url);
+  if (parsed.pathname.replace(/^\//, '')) return url;
+  parsed.pathname = `/${checkoutDatabaseName()}`;
+  return parsed.toString();
+}
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const MIN_PG_MAJOR = 15;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -30,7 +46,8 @@ const HELP = `Usage:
   node scripts/services.mjs stop                   stop private instances left running
   node scripts/services.mjs --help
 
-Uses DATABASE_URL (default ${DEFAULT_DATABASE_URL}) and REDIS_URL
+Uses DATABASE_URL (default ${DEFAULT_DATABASE_URL}, this checkout's own database;
+a DATABASE_URL without a database name means this checkout's database on that server) and REDIS_URL
 (default ${DEFAULT_REDIS_URL}) when they answer. Otherwise starts private PostgreSQL
 (>= ${MIN_PG_MAJOR}) and Redis instances from local binaries, with data under .local/services/, on free
 ports, passes their URLs to the command, and stops them when it exits. The command's exit code is
@@ -446,7 +463,7 @@ async function startPrivatePostgres(mode, dbUrl, cleanups) {
 }
 
 function withDatabase(dbUrl, port) {
-  const database = decodeURIComponent(new URL(dbUrl).pathname.replace(/^\//, '')) || 'custos';
+  const database = decodeURIComponent(new URL(dbUrl).pathname.replace(/^\//, '')) || checkoutDatabaseName();
   return `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 }
 
@@ -692,7 +709,7 @@ async function main() {
     const { pg, Redis } = await importDeps();
     const databaseUrlSet = Boolean(process.env.DATABASE_URL);
     const redisUrlSet = Boolean(process.env.REDIS_URL);
-    let databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+    let databaseUrl = withCheckoutDatabase(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
     let redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
 
     const [pgProbe, redisProbe] = await Promise.all([probePostgres(pg, databaseUrl), probeRedis(Redis, redisUrl)]);
@@ -752,7 +769,7 @@ async function main() {
   }
 }
 
-main().then(
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url))) main().then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`services: ${err.stack ?? err}\n`);

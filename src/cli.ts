@@ -7,7 +7,8 @@ import { configurationDocument } from './config.js';
 import { createCliContext, describeError, type CliContext } from './cli/context.js';
 import { readSecretFromStdin, readSecretFromTty } from './cli/read-secret.js';
 import { registerKeyCommands } from './cli/keys-cli.js';
-import { migrateLatest } from './platform/db.js';
+import { migrateDatabase } from './platform/db-roles.js';
+import { checkMasterKeys, checkRuntimeRole } from './platform/preflight.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
 import { registerAuditCommands } from './modules/audit/audit-cli.js';
 import { registerChatCommands } from './modules/chat/chat-cli.js';
@@ -42,29 +43,36 @@ async function runUntilSignal(parts: Array<RunningServer | RunningRole>) {
   clearTimeout(forced);
 }
 
+/** The container, once the database role and the master keys are known to be right (see preflight.ts). */
+async function openChecked(processName: string) {
+  const container = await ctx.open();
+  await checkRuntimeRole(container.platform, processName);
+  await checkMasterKeys(container.platform);
+  return container;
+}
+
 program.command('serve').description('Run the HTTP API.').action(async () => {
   ctx.logToStdout();
-  const server = await startServer(await ctx.open());
+  const server = await startServer(await openChecked('serve'));
   await runUntilSignal([server]);
 });
 
 program.command('worker').description('Run the BullMQ workers (exports, deletions, backups, purges).').action(async () => {
   ctx.logToStdout();
-  await runUntilSignal([startWorkers(await ctx.open())]);
+  await runUntilSignal([startWorkers(await openChecked('worker'))]);
 });
 
 program.command('scheduler').description('Run the cron scheduler that enqueues periodic jobs.').action(async () => {
   ctx.logToStdout();
-  await runUntilSignal([startScheduler(await ctx.open())]);
+  await runUntilSignal([startScheduler(await openChecked('scheduler'))]);
 });
 
 program.command('dev')
   .description('Laptop/demo mode: migrate, seed demo data, then run API, workers and scheduler in one process.')
   .action(async () => {
-    ctx.config({ generateDevSecrets: true });
+    await migrateDatabase(ctx.config({ generateDevSecrets: true }));
     ctx.logToStdout();
-    const container = await ctx.open();
-    await migrateLatest(container.platform.db);
+    const container = await openChecked('dev');
     const demo = await seedDemo(container);
     const server = await startServer(container);
     const parts = [server, startWorkers(container), startScheduler(container)];
@@ -90,11 +98,13 @@ program.command('dev')
     await runUntilSignal(parts);
   });
 
-program.command('migrate').description('Apply database migrations.').action(async () => {
-  const { db } = (await ctx.open()).platform;
-  const applied = await migrateLatest(db);
-  process.stdout.write(applied.length ? `applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join('\n')}\n` : 'database is up to date\n');
-});
+program.command('migrate')
+  .description('Apply database migrations over the owner connection (CUSTOS_MIGRATION_DATABASE_URL, default DATABASE_URL), then create or update the runtime role and its grants.')
+  .action(async () => {
+    const { applied, roles } = await migrateDatabase(ctx.config());
+    process.stdout.write(applied.length ? `applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join('\n')}\n` : 'database is up to date\n');
+    process.stdout.write(`runtime role ${roles.runtimeRole} ${roles.createdRuntimeRole ? 'created' : 'updated'}; audit tables owned by ${roles.auditOwnerRole} (NOLOGIN)\n`);
+  });
 
 program.command('seed')
   .description('Create the demo user (with data) and the demo DPO staff account. Idempotent.')

@@ -2,6 +2,7 @@
 // Every setting is declared once in `settings` with its default and a doc line; the README's
 // configuration table is printed from it (`custos config docs`), so the two cannot drift.
 import { existsSync, readFileSync } from 'node:fs';
+import { checkoutDatabaseName, databaseNameOf, roleNameFor, userOf, withCredentials } from './platform/database-names.js';
 
 export type Environment = 'development' | 'test' | 'production';
 
@@ -78,10 +79,17 @@ const settings = {
   HOST: { doc: 'Interface the HTTP API listens on.', default: '0.0.0.0', parse: text },
   PORT: { doc: 'HTTP port (HTTPS port when TLS is on).', default: '8080', parse: integer(0, 65535) },
   PUBLIC_URL: { doc: 'Base URL users reach the API at; used in links (one-time receipt links, docs).', default: '', parse: optionalText },
-  DATABASE_URL: { doc: 'PostgreSQL 15+ connection URL (the source of truth).', default: 'postgres://postgres@127.0.0.1:5432/custos', parse: url('postgres:', 'postgresql:') },
+  DATABASE_URL: { doc: 'PostgreSQL 15+ connection URL of serve, worker, scheduler and operator commands. In production it must connect as the runtime role (not a superuser, not the audit tables\' owner). In development and test a privileged URL is allowed: the processes then connect as CUSTOS_DATABASE_RUNTIME_ROLE instead. In development, unset (or without a database name) it means this checkout\'s own database, custos_<directory>_<hash of its path>.', default: 'postgres://postgres@127.0.0.1:5432/custos', parse: url('postgres:', 'postgresql:') },
+  CUSTOS_MIGRATION_DATABASE_URL: { doc: 'Owner connection of `custos migrate` (creates the tables, the NOLOGIN audit owner role and the runtime role). Defaults to DATABASE_URL; never needed by serve, worker or scheduler.', parse: (raw: string, name: string) => (raw === '' ? undefined : url('postgres:', 'postgresql:')(raw, name)) },
+  CUSTOS_DATABASE_RUNTIME_ROLE: { doc: 'Role serve, worker and scheduler connect as, created and granted by `custos migrate`. Default: the user of DATABASE_URL when it differs from the migration connection\'s, else <database>_runtime (one role per database, so databases sharing a cluster never share one).', parse: (raw: string, name: string) => {
+    if (raw === '') return undefined;
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(name, 'must be a lower-case PostgreSQL identifier of at most 63 characters');
+    return raw;
+  } },
+  CUSTOS_DATABASE_RUNTIME_PASSWORD: { doc: 'Password `custos migrate` gives the runtime role when DATABASE_URL does not carry it (development: generated into the development secrets).', secret: true, parse: optionalText },
   DATABASE_POOL_MAX: { doc: 'Maximum PostgreSQL connections per process.', default: '10', parse: integer(1, 200) },
   REDIS_URL: { doc: 'Redis 7 URL (BullMQ queues and rate-limit counters only).', default: 'redis://127.0.0.1:6379', parse: url('redis:', 'rediss:') },
-  CUSTOS_QUEUE_PREFIX: { doc: 'Prefix of every BullMQ and rate-limit key in Redis.', default: 'custos', parse: text },
+  CUSTOS_QUEUE_PREFIX: { doc: 'Prefix of every BullMQ and rate-limit key in Redis (development: the database name, so checkouts sharing a Redis never run each other\'s jobs).', default: 'custos', parse: text },
   CUSTOS_MASTER_KEYS: { doc: 'Versioned master keys (KEKs) wrapping the per-user data keys: "1:<base64 32 bytes>,2:<…>". The highest version wraps new keys. Never stored in the database.', secret: true, parse: (raw: string, name: string) => parseMasterKeys(raw, name) },
   CUSTOS_MASTER_KEYS_FILE: { doc: 'File holding CUSTOS_MASTER_KEYS instead of the environment.', parse: optionalText },
   CUSTOS_API_KEY_PEPPER: { doc: 'Server pepper (base64, ≥ 32 bytes) mixed into API-key and recovery-code hashes.', secret: true, parse: secretBytes(32) },
@@ -147,8 +155,17 @@ export interface Config {
   host: string;
   port: number;
   publicUrl?: string;
+  /** What serve, worker, scheduler and operator commands connect with (the runtime role). */
   databaseUrl: string;
+  database: {
+    name: string;
+    /** The owner connection of `custos migrate`. */
+    migrationUrl: string;
+    runtimeRole: string;
+    runtimePassword?: string;
+  };
   databasePoolMax: number;
+  devSecretsFile: string;
   redisUrl: string;
   queuePrefix: string;
   masterKeys: Map<number, Buffer>;
@@ -220,7 +237,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
   };
 
   // Optional secrets (the backup passphrase): absent is allowed, the feature then fails closed.
-  const optionalSecret = <K extends 'CUSTOS_BACKUP_PASSPHRASE' | 'CUSTOS_METRICS_TOKEN'>(name: K) => {
+  const optionalSecret = <K extends 'CUSTOS_BACKUP_PASSPHRASE' | 'CUSTOS_METRICS_TOKEN' | 'CUSTOS_DATABASE_RUNTIME_PASSWORD'>(name: K) => {
     const value = readSecret(env, name);
     if (value !== undefined || environment === 'production' || !devSecrets[name]) return value;
     generatedSecrets.push(name);
@@ -236,15 +253,38 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     if (file && !existsSync(file)) throw new ConfigError(name, `file ${file} does not exist`);
   }
 
+  // The database (issue 16, items 1 and 7). In development, no database name means this
+  // checkout's own database. The runtime role: named by CUSTOS_DATABASE_RUNTIME_ROLE, else by
+  // DATABASE_URL when it differs from the migration connection (production), else derived from
+  // the database name. Outside production, a privileged DATABASE_URL is swapped for the runtime
+  // role (password from the development secrets), so laptops and CI run as production does.
+  let databaseUrl = read(env, 'DATABASE_URL')!;
+  if (environment === 'development' && (!env.DATABASE_URL || !databaseNameOf(databaseUrl))) {
+    const parsed = new URL(databaseUrl);
+    parsed.pathname = `/${checkoutDatabaseName()}`;
+    databaseUrl = parsed.toString();
+  }
+  const databaseName = databaseNameOf(databaseUrl);
+  const migrationUrl = read(env, 'CUSTOS_MIGRATION_DATABASE_URL') ?? databaseUrl;
+  const connectsAs = userOf(databaseUrl);
+  const runtimeRole = read(env, 'CUSTOS_DATABASE_RUNTIME_ROLE')
+    ?? (connectsAs !== userOf(migrationUrl) ? connectsAs : roleNameFor(databaseName, 'runtime'));
+  const runtimePassword = connectsAs === runtimeRole
+    ? decodeURIComponent(new URL(databaseUrl).password) || undefined
+    : optionalSecret('CUSTOS_DATABASE_RUNTIME_PASSWORD');
+  const runtimeUrl = connectsAs === runtimeRole || environment === 'production' ? databaseUrl : withCredentials(databaseUrl, runtimeRole, runtimePassword);
+
   return {
     env: environment,
     host: read(env, 'HOST')!,
     port: read(env, 'PORT')!,
     publicUrl: read(env, 'PUBLIC_URL'),
-    databaseUrl: read(env, 'DATABASE_URL')!,
+    databaseUrl: runtimeUrl,
+    database: { name: databaseName, migrationUrl, runtimeRole, runtimePassword },
     databasePoolMax: read(env, 'DATABASE_POOL_MAX')!,
+    devSecretsFile: read(env, 'CUSTOS_DEV_SECRETS_FILE')!,
     redisUrl: read(env, 'REDIS_URL')!,
-    queuePrefix: read(env, 'CUSTOS_QUEUE_PREFIX')!,
+    queuePrefix: env.CUSTOS_QUEUE_PREFIX === undefined && environment === 'development' ? databaseName : read(env, 'CUSTOS_QUEUE_PREFIX')!,
     masterKeys: secret('CUSTOS_MASTER_KEYS'),
     apiKeyPepper: secret('CUSTOS_API_KEY_PEPPER'),
     signingKeyPem: secret('CUSTOS_SIGNING_KEY'),

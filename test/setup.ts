@@ -1,13 +1,20 @@
 // Mocha root hooks: every run gets its own freshly created and migrated database (never the
-// service's), its own Redis key prefix, and fixed test secrets.
+// service's), its own Redis key prefix, and fixed test secrets. DATABASE_URL stays the privileged
+// URL: test/setup migrates with it (as `custos migrate` does with the owner connection), and the
+// application, in-process and through the CLI, connects as the runtime role derived from it (see
+// config.ts), so a missing grant fails a test. Tests that tamper with the trail on purpose use
+// test/support/db.ts's privilegedDb() explicitly.
+import { loadConfig } from '../src/config.js';
 import { generateSecrets } from '../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../src/platform/db.js';
+import { createDb, withDatabaseName } from '../src/platform/db.js';
+import { migrateDatabase } from '../src/platform/db-roles.js';
 import { closeTestApp } from './support/app.js';
 import { tempDirHooks } from './support/temp.js';
 import { countResources, describeSockets, waitForNoLeftovers } from './support/open-handles.js';
 
 // Before any test: what is open from the start (stdio, mocha's own) is not a leak.
 const baseline = countResources();
+import { closePrivilegedDb } from './support/db.js';
 
 const secrets = generateSecrets();
 const serviceDatabase = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
@@ -37,18 +44,14 @@ export const mochaHooks = {
     } finally {
       await admin.destroy();
     }
-    const db = createDb(process.env.DATABASE_URL!, 1);
-    try {
-      await migrateLatest(db);
-    } finally {
-      await db.destroy();
-    }
+    await migrateDatabase(loadConfig(process.env));
   },
   beforeEach: tempDirHooks.beforeEach,
   afterEach: tempDirHooks.afterEach,
   async afterAll(this: Mocha.Context) {
     tempDirHooks.afterAll();
     await closeTestApp();
+    await closePrivilegedDb();
     // Mocha's timer for this very hook would count as a leftover timer; without it, the wait
     // below is still bounded (by the clock, not a timer), so the run can never stall here.
     this.runnable().clearTimeout();

@@ -14,7 +14,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 import { randomToken, sha256 } from '../../src/platform/crypto/hashing.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { startServer } from '../../src/server.js';
 
@@ -54,7 +55,7 @@ async function main() {
   });
   const container = createContainer(config);
   const { db, fieldCipher, keyStore, redis } = container.platform;
-  await migrateLatest(db);
+  await migrateDatabase(config); // owner connection; the container runs as the runtime role
   const password = 'Bench-password-1234';
 
   // 1. Session lookups. Users through the service; their sessions inserted in the service's format.

@@ -19,7 +19,8 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 import { createApp } from '../../src/app.js';
@@ -105,7 +106,7 @@ async function main() {
   });
   const container = createContainer(loadConfig(process.env));
   const { db } = container.platform;
-  await migrateLatest(db);
+  await migrateDatabase(container.platform.config);
   const { accounts, audit } = container;
   const startLoad = loadavg();
 

@@ -11,7 +11,9 @@ import { freemem, totalmem, cpus, tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
+import { loadConfig } from '../../src/config.js';
 import { createOpenSslEncryptor } from '../../src/platform/crypto/openssl-enc.js';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -61,11 +63,12 @@ async function main() {
   await admin.raw(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
   await admin.raw(`CREATE DATABASE "${dbName}"`);
   await admin.destroy();
+  await migrateDatabase(loadConfig(env));
   const db = createDb(databaseUrl, 1);
-  await migrateLatest(db);
   const rows = Math.round((MB * 1048576) / 256);
   const fill = await seconds(() => db.raw(`CREATE TABLE bench_blobs AS SELECT g AS id, gen_random_bytes(256) AS payload FROM generate_series(1, ${rows}) g`));
   await db.destroy();
+  await migrateDatabase(loadConfig(env)); // grants the runtime role (which the CLI runs as) the new table
   console.error(`filled ${rows} rows in ${fill.toFixed(1)} s`);
 
   const dumpFile = join(work, 'bench.dump');

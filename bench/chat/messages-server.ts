@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { requireUser } from '../../src/platform/http/auth.js';
 import { createChatRepo } from '../../src/modules/chat/chat-repo.js';
@@ -33,7 +34,7 @@ const env = {
 const config = loadConfig(env);
 const container = createContainer(config);
 const { db, fieldCipher } = container.platform;
-await migrateLatest(db);
+await migrateDatabase(config); // owner connection; the container runs as the runtime role
 
 const email = 'bench@custos.test';
 const password = 'Tangerine-Harbour-Quill-42';

@@ -13,7 +13,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { freemem, totalmem, cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 
@@ -38,7 +39,7 @@ await admin.destroy();
 const c = createContainer(loadConfig({ ...process.env, ...(BATCH ? { CUSTOS_DELETION_BATCH_ROWS: BATCH } : {}), ...(PAUSE ? { CUSTOS_DELETION_PAUSE_MS: PAUSE } : {}) }));
 const { deletionBatchRows, deletionPauseMs } = c.platform.config.privacy;
 const { db, fieldCipher, queues, redis } = c.platform;
-await migrateLatest(db);
+await migrateDatabase(c.platform.config); // owner connection; the container runs as the runtime role
 for (const key of await redis.keys('custos_bench_privacy:*')) await redis.del(key);
 const chat = (c as unknown as { chat: Record<string, (...a: any[]) => Promise<any>> }).chat;
 

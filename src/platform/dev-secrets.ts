@@ -15,6 +15,8 @@ export function generateSecrets(): Record<string, string> {
     CUSTOS_BACKUP_PASSPHRASE: randomBytes(24).toString('base64url'),
     // So a developer's Prometheus (or curl) can scrape /metrics; read it from the secrets file.
     CUSTOS_METRICS_TOKEN: randomBytes(32).toString('base64url'),
+    // The runtime role's password (`custos migrate` sets it; the processes connect with it).
+    CUSTOS_DATABASE_RUNTIME_PASSWORD: randomBytes(24).toString('base64url'),
   };
 }
 
@@ -29,16 +31,21 @@ export function parseEnvFile(content: string): Record<string, string> {
 
 // Secrets added after a developer's file was written, which are safe to add to it: nothing was
 // encrypted or signed with them. (Never a master key: a fresh one would hide lost data.)
-const addableLater = ['CUSTOS_METRICS_TOKEN'];
+const addableLater = ['CUSTOS_METRICS_TOKEN', 'CUSTOS_DATABASE_RUNTIME_PASSWORD'];
 
-/** Reads the development secrets file, creating it (mode 0600) when absent. */
+/**
+ * Reads the development secrets file, creating it (mode 0600) when absent. A file from an older
+ * version gets the addable secrets it lacks appended; existing ones are never replaced (they are
+ * what the database's data was encrypted with).
+ */
 export function loadOrCreateDevSecrets(file: string): { secrets: Record<string, string>; created: boolean } {
   if (existsSync(file)) {
-    const secrets = parseEnvFile(readFileSync(file, 'utf8'));
+    const content = readFileSync(file, 'utf8');
+    const secrets = parseEnvFile(content);
     const fresh = generateSecrets();
     const missing = addableLater.filter((name) => !secrets[name]);
     if (missing.length) {
-      appendFileSync(file, missing.map((name) => `${name}=${fresh[name]}\n`).join(''));
+      appendFileSync(file, `${content.endsWith('\n') || !content ? '' : '\n'}${missing.map((name) => `${name}=${fresh[name]}`).join('\n')}\n`);
       for (const name of missing) secrets[name] = fresh[name];
     }
     return { secrets, created: false };

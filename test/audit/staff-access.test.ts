@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { api, testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { createStaff, createUser, type TestStaff } from '../support/accounts.js';
 import { reasonHeaders, trail } from './helpers.js';
 
@@ -50,7 +51,7 @@ describe('audit: staff access to user data', () => {
 
   it('fails closed: when the audit insert fails, the read fails and returns no data', async () => {
     const user = await createUser('fail-closed');
-    const { db } = testContainer().platform;
+    const db = privilegedDb(); // only the owner can rename the table away
     await db.raw('ALTER TABLE audit_events RENAME TO audit_events_unavailable');
     try {
       const res = await api().get(`/api/v1/admin/users/${user.id}`).set(support.auth).set(reasonHeaders());

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { api, testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { createStaff, createUser, type TestStaff, type TestUser } from '../support/accounts.js';
 import { reasonHeaders, trail } from './helpers.js';
 
@@ -63,7 +64,7 @@ describe('audit: staff reads of a user\'s chats, files, folders, assistants and 
   });
 
   it('fails closed on every route: no audit write, no data', async () => {
-    const { db } = testContainer().platform;
+    const db = privilegedDb(); // only the owner can rename the table away
     await db.raw('ALTER TABLE audit_events RENAME TO audit_events_unavailable');
     try {
       for (const route of ROUTES) {
@@ -78,10 +79,10 @@ describe('audit: staff reads of a user\'s chats, files, folders, assistants and 
 
   it('holds the response until the audit event is committed', async () => {
     // A transaction holding an exclusive lock on the trail makes the event's INSERT wait: the
-    // read must not answer until the lock goes and the event is in.
-    const { db } = testContainer().platform;
+    // read must not answer until the lock goes and the event is in. (Only a privileged role may
+    // take that lock: the runtime role has no UPDATE, DELETE or TRUNCATE on the trail.)
     const route = ROUTES[1];
-    const trx = await db.transaction();
+    const trx = await privilegedDb().transaction();
     let answered = false;
     let pending: Promise<{ status: number; body: unknown }>;
     try {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { api, testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { createStaff, createUser, type TestStaff } from '../support/accounts.js';
 import { reasonHeaders, runCustos } from './helpers.js';
 import { createAuditIntegrity } from '../../src/modules/audit/audit-integrity.js';
@@ -13,7 +14,7 @@ describe('audit: fast and exact verification passes agree', () => {
   let support: TestStaff;
   const db = () => testContainer().platform.db;
   const integrity = (repo = createAuditRepo(db())) => createAuditIntegrity({ repo, signer: testContainer().platform.signer });
-  const asSuperuser = (sql: string, bindings: unknown[] = []) => db().transaction(async (trx) => {
+  const asSuperuser = (sql: string, bindings: unknown[] = []) => privilegedDb().transaction(async (trx) => {
     await trx.raw('ALTER TABLE audit_events DISABLE TRIGGER USER');
     await trx.raw('ALTER TABLE audit_chain DISABLE TRIGGER USER');
     await trx.raw(sql, bindings as never);
@@ -75,8 +76,8 @@ describe('audit: fast and exact verification passes agree', () => {
   it('reports events deleted with their seals across a whole range, and a seal removed at a range boundary', async () => {
     const seqs = await events(12);
     const gone = seqs.slice(2, 9); // more than one 4-wide range
-    await db().raw('CREATE TABLE audit_saved_events AS SELECT * FROM audit_events WHERE seq = ANY(?)', [gone]);
-    await db().raw('CREATE TABLE audit_saved_chain AS SELECT * FROM audit_chain WHERE seq = ANY(?)', [gone]);
+    await privilegedDb().raw('CREATE TABLE audit_saved_events AS SELECT * FROM audit_events WHERE seq = ANY(?)', [gone]);
+    await privilegedDb().raw('CREATE TABLE audit_saved_chain AS SELECT * FROM audit_chain WHERE seq = ANY(?)', [gone]);
     try {
       await asSuperuser('DELETE FROM audit_events WHERE seq = ANY(?)', [gone]);
       await asSuperuser('DELETE FROM audit_chain WHERE seq = ANY(?)', [gone]);
@@ -91,7 +92,7 @@ describe('audit: fast and exact verification passes agree', () => {
       await asSuperuser('DELETE FROM audit_events WHERE seq = ANY(?)', [gone]);
       await asSuperuser('INSERT INTO audit_events OVERRIDING SYSTEM VALUE SELECT * FROM audit_saved_events');
       await asSuperuser('INSERT INTO audit_chain SELECT * FROM audit_saved_chain');
-      await db().raw('DROP TABLE audit_saved_events, audit_saved_chain');
+      await privilegedDb().raw('DROP TABLE audit_saved_events, audit_saved_chain');
     }
     expect((await both()).intact).to.equal(true);
   });

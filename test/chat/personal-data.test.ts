@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { api, testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { createUser, type TestUser } from '../support/accounts.js';
 import type { PersonalDataProvider } from '../../src/platform/platform.js';
 import { makeDocx } from './fixtures.js';
@@ -78,7 +79,8 @@ describe('chat: personal data for exports and deletion', () => {
   });
 
   it('keys every chat table directly by user_id (FK to users, indexed), as the generic deletion expects', async () => {
-    const { db } = testContainer().platform;
+    // information_schema shows constraints only to a table's owner, which the runtime role is not.
+    const db = privilegedDb();
     const { rows } = await db.raw(`
       SELECT tc.table_name,
              EXISTS (SELECT 1 FROM pg_indexes i WHERE i.tablename = tc.table_name AND i.indexdef ~ '\\(user_id[,)]') AS indexed

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { TOTP, Secret } from 'otpauth';
 import { expect } from 'chai';
 import type { StaffRole } from '../../src/platform/http/auth.js';
+import type supertest from 'supertest';
+import type { Container } from '../../src/container.js';
 import { api, testContainer } from './app.js';
 
 export const strongPassword = () => `Correct-Horse-${randomBytes(6).toString('hex')}`;
@@ -37,11 +39,12 @@ export interface TestStaff extends TestUser {
   totpSecret: string;
 }
 
-/** A staff member with confirmed TOTP and a full session. */
-export async function createStaff(role: StaffRole): Promise<TestStaff> {
+/** A staff member with confirmed TOTP and a full session (of another app and container when given). */
+export async function createStaff(role: StaffRole, on: { container: Container; api: () => supertest.Agent } = { container: testContainer(), api }): Promise<TestStaff> {
+  const { api } = on;
   const email = uniqueEmail(`staff-${role}`);
   const password = strongPassword();
-  const account = await testContainer().accounts.createStaff(email, role, password);
+  const account = await on.container.accounts.createStaff(email, role, password);
   const first = await api().post('/api/v1/staff/auth/login').send({ email, password });
   expect(first.status, JSON.stringify(first.body)).to.equal(200);
   const enrolAuth = { Authorization: `Bearer ${first.body.token}` };

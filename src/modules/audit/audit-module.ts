@@ -23,6 +23,8 @@ export function registerAudit(platform: Platform, accounts: AccountsService, cha
     pepper: config.apiKeyPepper,
     staffDisplay: config.audit.staffDisplay,
     retentionDays: config.audit.retentionDays,
+    onRetentionMismatch: (recorded, configured) => logger.warn({ recorded, configured },
+      'CUSTOS_AUDIT_RETENTION_DAYS differs from the retention recorded by the last custos migrate; the recorded one applies (run custos migrate to change it)'),
     onSealError: (error) => logger.warn({ err: { message: error.message } }, 'background audit seal failed; the scheduled seal will retry'),
   });
 

@@ -35,6 +35,7 @@ export const CANONICAL_SQL = `(CASE WHEN (${TEXT_COLUMNS.map((c) => `coalesce(${
   THEN ${ESCAPING_SQL} ELSE ${PLAIN_SQL} END)`;
 
 export interface CanonicalRow { seq: number; canonical: string }
+export interface PurgeEvent { seq: number; occurredAt: string; actorKind: string; outcome: string; resourceType: string | null; detail: string | null }
 
 type EventRow = {
   seq: number; occurred_at: string; actor_kind: AuditEvent['actorKind']; actor_staff_id: string | null; actor_email: string | null;
@@ -196,10 +197,22 @@ export function createAuditRepo(db: Knex) {
       return toCheckpoint(rows[0]);
     },
 
-    /** Whether a purge event names `anchorSeq` (a range removed outside the purge path has none). */
-    async hasPurgeEvent(anchorSeq: number): Promise<boolean> {
-      const row = await db('audit_events').where({ action: 'audit.purge' }).whereRaw('? = ANY(resource_ids)', [String(anchorSeq)]).first('seq');
-      return Boolean(row);
+    /**
+     * The first `audit.purge` event naming `anchorSeq` (only audit_purge_through() can insert
+     * one: see the migration's guard trigger), or null when a range was removed without one.
+     */
+    async purgeEvent(anchorSeq: number): Promise<PurgeEvent | null> {
+      const { rows } = await db.raw(`SELECT seq, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+        actor_kind, outcome, resource_type, detail FROM audit_events
+        WHERE action = 'audit.purge' AND ? = ANY(resource_ids) ORDER BY seq LIMIT 1`, [String(anchorSeq)]);
+      const r = rows[0];
+      return r ? { seq: Number(r.seq), occurredAt: r.occurred_at, actorKind: r.actor_kind, outcome: r.outcome, resourceType: r.resource_type, detail: r.detail } : null;
+    },
+
+    /** The retention period `custos migrate` recorded, which the purge function enforces. */
+    async recordedRetentionDays(): Promise<number | null> {
+      const row = await db('audit_settings').first('retention_days');
+      return row ? Number(row.retention_days) : null;
     },
 
     /** The first sequence number of an event at or after `time`, or null. */
@@ -208,14 +221,13 @@ export function createAuditRepo(db: Knex) {
       return row?.seq == null ? null : Number(row.seq);
     },
 
-    /** Removes events and seals through a checkpoint and records `event` in the same transaction. */
-    async purgeThrough(seq: number, event: (removed: number) => AuditEventInput): Promise<number> {
-      return db.transaction(async (trx) => {
-        const { rows } = await trx.raw('SELECT audit_purge_through(?) AS removed', [seq]);
-        const removed = Number(rows[0].removed);
-        await this.insertEvent(event(removed), trx);
-        return removed;
-      });
+    /**
+     * Removes events and seals through a checkpoint. The function (owned by the NOLOGIN audit
+     * owner) refuses a range inside the recorded retention period and records the purge itself.
+     */
+    async purgeThrough(seq: number): Promise<number> {
+      const { rows } = await db.raw('SELECT audit_purge_through(?) AS removed', [seq]);
+      return Number(rows[0].removed);
     },
 
     /** Newest first, keyset-paged on seq. */

@@ -12,6 +12,8 @@ type Deps = {
   pepper: Buffer;
   staffDisplay: 'pseudonym' | 'email';
   retentionDays: number;
+  /** Called when the retention recorded in the database (which applies) differs from this process's. */
+  onRetentionMismatch?: (recorded: number, configured: number) => void;
   /** Called when a background seal fails (the scheduled seal retries). */
   onSealError?: (error: Error) => void;
   sealDelayMs?: number;
@@ -42,7 +44,7 @@ export function decodeCursor(cursor: string | undefined): number | null {
   return match ? Number(match[1]) : NaN;
 }
 
-export function createAuditService({ repo, integrity, pepper, staffDisplay, retentionDays, onSealError, sealDelayMs = 200 }: Deps) {
+export function createAuditService({ repo, integrity, pepper, staffDisplay, retentionDays, onRetentionMismatch, onSealError, sealDelayMs = 200 }: Deps) {
   // Each write asks for a seal shortly after (debounced, never awaited by the request), so the
   // window in which a fresh event is not yet chained is a fraction of a second, not the
   // scheduler's 10 s; one seal links everything written meanwhile in one batch.
@@ -148,28 +150,26 @@ export function createAuditService({ repo, integrity, pepper, staffDisplay, rete
     },
 
     /**
-     * Retention: removes the oldest whole checkpointed range whose events are all older than the
+     * Retention: removes the newest whole checkpointed range whose events are all older than the
      * retention period, after checking the trail is intact (a purge must not destroy evidence of
-     * tampering), and records the purge in the same transaction.
+     * tampering). The period is the one `custos migrate` recorded in the database, which
+     * audit_purge_through() enforces and which this process cannot shorten; the function also
+     * records the purge as an event.
      */
     async purgeExpired(now = new Date()): Promise<{ purgedThrough: number | null; removed: number; reason: string }> {
-      const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+      const days = await repo.recordedRetentionDays();
+      if (days === null) return { purgedThrough: null, removed: 0, reason: 'refused: no retention period is recorded in the database (run custos migrate)' };
+      if (days !== retentionDays) onRetentionMismatch?.(days, retentionDays);
+      const cutoff = new Date(now.getTime() - days * 86_400_000);
       const verification = await integrity.verify();
       if (!verification.intact) return { purgedThrough: null, removed: 0, reason: `refused: ${verification.message}` };
       const firstKept = await repo.firstSeqSince(cutoff);
       const anchorSeq = verification.anchor?.seq ?? 0;
       const target = (await repo.checkpoints())
-        .filter((c) => c.seq > anchorSeq && (firstKept === null || c.seq < firstKept)).at(-1);
-      if (!target) return { purgedThrough: null, removed: 0, reason: 'no whole checkpointed range is past retention' };
-      const removed = await repo.purgeThrough(target.seq, (n) => ({
-        actor: { kind: 'system' },
-        action: 'audit.purge',
-        outcome: 'allowed',
-        resourceType: 'audit_range',
-        resourceIds: [String(target.seq)],
-        detail: `retention ${retentionDays} days: removed ${n} events through ${target.seq}; the chain continues from checkpoint #${target.id}`,
-      }));
-      return { purgedThrough: target.seq, removed, reason: `removed events through ${target.seq}` };
+        .filter((c) => c.seq > anchorSeq && (firstKept === null || c.seq < firstKept) && Date.parse(c.signedAt) <= cutoff.getTime()).at(-1);
+      if (!target) return { purgedThrough: null, removed: 0, reason: `no whole checkpointed range is past the ${days}-day retention period` };
+      const removed = await repo.purgeThrough(target.seq);
+      return { purgedThrough: target.seq, removed, reason: `removed ${removed} events through ${target.seq} (retention ${days} days)` };
     },
   };
 }

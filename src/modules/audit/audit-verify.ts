@@ -22,8 +22,8 @@
 import { randomInt } from 'node:crypto';
 import type { Signer } from '../../platform/crypto/signing.js';
 import { GENESIS_HASH, canonicalHash, checkpointMessage, eventHash, linkHash, voidHash, withSeq } from './audit-chain.js';
-import type { AuditRepo, CanonicalRow } from './audit-repo.js';
-import type { BreakKind, ChainLink, Verification } from './audit-types.js';
+import type { AuditRepo, CanonicalRow, PurgeEvent } from './audit-repo.js';
+import type { BreakKind, ChainLink, Checkpoint, Verification } from './audit-types.js';
 
 export type Progress = (done: number, total: number) => void;
 export interface VerifyOptions {
@@ -37,6 +37,40 @@ export interface VerifyOptions {
 }
 
 type Failure = NonNullable<Verification['break']>;
+
+const DAY_MS = 86_400_000;
+/** Clock difference tolerated between the database (event times) and the signer (checkpoint times). */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Why a purge event is not an acceptable anchor for the range it claims to have removed, or null.
+ * audit_purge_through() writes `retention N days: …` and only purges a range whose checkpoint was
+ * signed at least N days before the purge, so a purge event is accepted only when: it exists,
+ * says how long the retention was, comes after the checkpoint in the chain, the checkpoint (signed
+ * with the key outside the database) is older than that retention at the purge's time, and the
+ * purge's time is not later than the next signed checkpoint (nor than now), so it cannot have
+ * been post-dated to make a recent range look old.
+ */
+export function purgeAnchorProblem(start: Checkpoint, purge: PurgeEvent | null, checkpoints: Checkpoint[], now = Date.now()): string | null {
+  if (!purge) return `no purge event names checkpoint #${start.id} (event ${start.seq})`;
+  const named = `the purge event ${purge.seq} naming checkpoint #${start.id} (event ${start.seq})`;
+  const days = Number(/^retention (\d+) days: /.exec(purge.detail ?? '')?.[1]);
+  if (purge.actorKind !== 'system' || purge.outcome !== 'allowed' || purge.resourceType !== 'audit_range' || !(days >= 1)) {
+    return `${named} is not one audit_purge_through() writes`;
+  }
+  if (purge.seq <= start.seq) return `${named} lies inside the range it claims to have removed`;
+  const purgedAt = Date.parse(purge.occurredAt);
+  const signedAt = Date.parse(start.signedAt);
+  if (signedAt > purgedAt - days * DAY_MS) {
+    return `${named} removed a range inside the ${days}-day retention period (checkpoint signed ${start.signedAt}, purge recorded ${purge.occurredAt})`;
+  }
+  const next = checkpoints.find((c) => c.seq >= purge.seq);
+  const latest = next ? Date.parse(next.signedAt) : now;
+  if (purgedAt > latest + CLOCK_SKEW_MS) {
+    return `${named} is dated ${purge.occurredAt}, after ${next ? `checkpoint #${next.id} that covers it was signed (${next.signedAt})` : 'the present'}`;
+  }
+  return null;
+}
 interface State { seq: number; previous: Buffer; eventsChecked: number }
 
 const RANGE = 50_000;
@@ -79,13 +113,13 @@ export function createAuditVerifier({ repo, signer, fingerprint }: Deps) {
     }
     const bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
 
-    // After a retention purge the chain starts at a signed checkpoint that a purge event names.
+    // After a retention purge the chain starts at a signed checkpoint that a valid purge event names.
     const firstSealed = bounds.first ?? (checkpoints.at(-1)?.seq ?? 0) + 1;
     if (firstSealed > 1) {
       const start = bySeq.get(firstSealed - 1);
-      if (!start || !(await repo.hasPurgeEvent(start.seq))) {
-        return finish(broken(1, 'missing', `events 1–${firstSealed - 1} are gone without a signed purge anchor`));
-      }
+      if (!start) return finish(broken(1, 'missing', `events 1–${firstSealed - 1} are gone without a signed purge anchor`));
+      const refused = purgeAnchorProblem(start, await repo.purgeEvent(start.seq), checkpoints);
+      if (refused) return finish(broken(1, 'missing', `events 1–${firstSealed - 1} are gone: ${refused}`));
       anchor = { seq: start.seq, checkpointId: start.id };
       state.seq = start.seq;
       state.previous = start.chainHash;

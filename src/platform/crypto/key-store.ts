@@ -158,6 +158,33 @@ export function createKeyStore(db: Knex, options: KeyStoreOptions) {
       });
     },
 
+    /**
+     * Whether the configured master keys are the ones this database's data keys were wrapped
+     * with: one data key per master key version in use is unwrapped (the versions are found by a
+     * skip scan over the kek_version index, so this costs a few queries at any size).
+     */
+    async checkMasterKeys(): Promise<{ versionsInUse: number[]; unopened: Array<{ version: number; reason: 'not configured' | 'does not unwrap' }> }> {
+      const { rows } = await db.raw(`WITH RECURSIVE v AS (
+          SELECT min(kek_version) AS version FROM keystore.data_keys
+          UNION ALL SELECT (SELECT min(kek_version) FROM keystore.data_keys WHERE kek_version > v.version) FROM v WHERE v.version IS NOT NULL)
+        SELECT k.* FROM v CROSS JOIN LATERAL (SELECT id, subject_id, kek_version, wrapped_key FROM keystore.data_keys
+          WHERE kek_version = v.version LIMIT 1) k ORDER BY k.kek_version`);
+      const unopened: Array<{ version: number; reason: 'not configured' | 'does not unwrap' }> = [];
+      for (const row of rows as Array<{ id: string; subject_id: string; kek_version: number; wrapped_key: Buffer }>) {
+        const kek = options.masterKeys.get(row.kek_version);
+        if (!kek) {
+          unopened.push({ version: row.kek_version, reason: 'not configured' });
+          continue;
+        }
+        try {
+          open(kek, row.wrapped_key, wrapAssociatedData(row.id, row.subject_id));
+        } catch {
+          unopened.push({ version: row.kek_version, reason: 'does not unwrap' });
+        }
+      }
+      return { versionsInUse: rows.map((r: { kek_version: number }) => r.kek_version), unopened };
+    },
+
     clearCache() {
       byId.clear();
       idBySubject.clear();
