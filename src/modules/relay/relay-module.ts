@@ -1,0 +1,68 @@
+// Wires the relay: API keys, the /v1 gateway with its OpenAI-shaped errors, the provider
+// adapters, the spend limiter, and the retention of the relay log.
+import type { Request, Response } from 'express';
+import type { ModuleRegistration, Platform } from '../../platform/platform.js';
+import type { ChatModuleService } from '../chat/chat-module.js';
+import type { KeyEnvironment } from './api-keys.js';
+import { loadCatalogue, type ProviderName } from './relay-catalogue.js';
+import { RelayError, relayErrorFromProblem, sendRelayError } from './relay-errors.js';
+import { createRelayRepo } from './relay-repo.js';
+import { relayRoutes } from './relay-routes.js';
+import { createRelayService } from './relay-service.js';
+import type { ApiKeyCredential } from './relay-types.js';
+import { createSpendLimiter } from './spend-limiter.js';
+import { createOpenAiProtocolAdapter } from './providers/openai-protocol.js';
+import type { ProviderAdapter } from './providers/provider-types.js';
+
+export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>) {
+  const { config, db, redis, logger } = platform;
+  const repo = createRelayRepo(db);
+  const openAiProtocol = createOpenAiProtocolAdapter();
+  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: undefined, google: undefined };
+
+  // A test key never reaches a live credential: it uses _TEST_API_KEY or nothing.
+  async function providerTarget(provider: ProviderName, environment: KeyEnvironment) {
+    const settings = config.relay.providers[provider];
+    const apiKey = environment === 'live' ? settings.apiKey : settings.testApiKey;
+    return apiKey ? { baseUrl: settings.baseUrl, apiKey } : null;
+  }
+
+  const service = createRelayService({
+    repo,
+    limiter: createSpendLimiter(redis, config.queuePrefix),
+    catalogue: loadCatalogue(config.relay.catalogueFile),
+    adapters,
+    ledger: chat,
+    providerTarget,
+    pepper: config.apiKeyPepper,
+    currency: config.relay.currency,
+    logRetentionDays: config.relay.logRetentionDays,
+    upstreamTimeoutMs: config.relay.upstreamTimeoutMs,
+    keepAliveMs: config.relay.keepAliveMs,
+    logger,
+  });
+
+  // The key resolved by the security scheme, handed to the handler of the same request.
+  const credentials = new WeakMap<Request, ApiKeyCredential>();
+  const registration: ModuleRegistration = {
+    name: 'relay',
+    routes: relayRoutes(service, (req) => credentials.get(req)),
+    schemes: {
+      relayApiKey: async (token, req) => {
+        const credential = await service.resolveKey(token);
+        if (!credential) return null;
+        credentials.set(req, credential);
+        return service.principalOf(credential);
+      },
+    },
+    errorShape: {
+      pathPrefix: '/v1/',
+      owns: (error) => error instanceof RelayError,
+      send: (error, req: Request, res: Response) => sendRelayError(res, error as RelayError, req.requestId),
+      sendProblem: (problem, req: Request, res: Response) => sendRelayError(res, relayErrorFromProblem(problem), req.requestId),
+    },
+  };
+  return { service, registration };
+}
+
+export type RelayModuleService = ReturnType<typeof registerRelay>['service'];

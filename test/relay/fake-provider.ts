@@ -1,0 +1,109 @@
+// A local stand-in for the AI providers, over real HTTP on 127.0.0.1: OpenAI's Chat Completions
+// and Embeddings (whole and SSE). Its behaviour is steered by directives in the last message, so
+// concurrent tests cannot disturb each other:
+//   [[status:503]]        answer that status, with an error body quoting the prompt (as providers do)
+//   [[slow:50]]           50 ms between stream chunks
+//   [[silent:300]]        300 ms after the headers before the first chunk
+//   [[midstream-error]]   an error event (quoting the prompt) after two chunks
+//   [[hang]]              never answer
+// The answer quotes the prompt ("You said: …"), so a canary in a prompt is in the completion too.
+// It records the Authorization header of every call, and how many calls are open.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export interface FakeProvider {
+  baseUrl: string;
+  authorizations: string[];
+  bodies: Array<Record<string, unknown>>;
+  open: number;
+  aborted: number;
+  close(): Promise<void>;
+}
+
+const directive = (text: string, name: string) => new RegExp(`\\[\\[${name}(?::(\\d+))?\\]\\]`).exec(text);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function lastText(body: Record<string, unknown>): string {
+  const messages = (body.messages ?? []) as Array<{ content?: unknown }>;
+  const content = messages.at(-1)?.content ?? body.input ?? '';
+  return typeof content === 'string' ? content : JSON.stringify(content);
+}
+
+const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return JSON.parse(Buffer.concat(parts).toString('utf8') || '{}');
+}
+
+export async function startFakeProvider(): Promise<FakeProvider> {
+  const state: FakeProvider = { baseUrl: '', authorizations: [], bodies: [], open: 0, aborted: 0, close: async () => {} };
+
+  async function openAi(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>) {
+    const prompt = lastText(body);
+    const status = directive(prompt, 'status');
+    if (status) {
+      res.writeHead(Number(status[1]), { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `Invalid request: ${prompt}`, type: 'invalid_request_error', code: null } }));
+      return;
+    }
+    if (directive(prompt, 'hang')) return; // never answers; the relay's timeout must fire
+    const inputTokens = words(JSON.stringify(body.messages ?? body.input));
+    if (req.url === '/v1/embeddings') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }], model: body.model, usage: { prompt_tokens: inputTokens, total_tokens: inputTokens } }));
+      return;
+    }
+    const pieces = ['You', ' said:', ` ${prompt}`];
+    const usage = { prompt_tokens: inputTokens, completion_tokens: 7, total_tokens: inputTokens + 7, prompt_tokens_details: { cached_tokens: 2 } };
+    const id = 'chatcmpl-fake';
+    if (body.stream !== true) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id, object: 'chat.completion', created: 1, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: pieces.join('') }, finish_reason: 'stop' }], usage }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    const silent = directive(prompt, 'silent');
+    if (silent) await sleep(Number(silent[1]));
+    const slow = Number(directive(prompt, 'slow')?.[1] ?? 0);
+    const withUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: '' }));
+    for (const [i, piece] of pieces.entries()) {
+      if (res.destroyed) return;
+      if (slow) await sleep(slow);
+      if (i === 2 && directive(prompt, 'midstream-error')) {
+        res.end(`data: ${JSON.stringify({ error: { message: `Server overloaded while answering: ${prompt}`, type: 'server_error' } })}\n\n`);
+        return;
+      }
+      res.write(chunk({ content: piece }));
+    }
+    res.write(chunk({}, 'stop'));
+    if (withUsage) res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  }
+
+  const server: Server = createServer(async (req, res) => {
+    state.open++;
+    let finished = false;
+    res.on('finish', () => { finished = true; });
+    res.on('close', () => { state.open--; if (!finished) state.aborted++; });
+    try {
+      state.authorizations.push(String(req.headers.authorization ?? ''));
+      const body = await readBody(req);
+      state.bodies.push(body);
+      if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url === '/v1/embeddings')) return await openAi(req, res, body);
+      res.writeHead(404).end();
+    } catch {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  state.baseUrl = `http://127.0.0.1:${port}`;
+  state.close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  return state;
+}
