@@ -51,7 +51,10 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     const inputTokens = words(JSON.stringify(body.messages ?? body.input));
     if (req.url === '/v1/embeddings') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }], model: body.model, usage: { prompt_tokens: inputTokens, total_tokens: inputTokens } }));
+      const vector = [0.1, 0.2, 0.3];
+      // The SDK asks for base64 (little-endian float32) by default.
+      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding }], model: body.model, usage: { prompt_tokens: inputTokens, total_tokens: inputTokens } }));
       return;
     }
     const pieces = ['You', ' said:', ` ${prompt}`];

@@ -1,6 +1,7 @@
 // The relay under test: an app of its own whose providers point at the local fake provider, and
 // helpers to create keys the way a customer does (HTTP, with a session).
 import { expect } from 'chai';
+import type { AddressInfo } from 'node:net';
 import type { Response } from 'supertest';
 import { isolatedApp } from '../support/app.js';
 import { createUser, type TestUser } from '../support/accounts.js';
@@ -12,6 +13,8 @@ export const TEST_PROVIDER_KEY = 'sk-test-provider-credential';
 export interface RelayHarness {
   fake: FakeProvider;
   relay: ReturnType<typeof isolatedApp>;
+  /** The relay over real HTTP on 127.0.0.1 (for the OpenAI SDK and raw streams): its /v1 base URL. */
+  baseUrl: string;
   close(): Promise<void>;
 }
 
@@ -27,7 +30,20 @@ export async function startRelay(overrides: Record<string, string> = {}): Promis
     CUSTOS_RELAY_KEEPALIVE_MS: '100',
     ...overrides,
   });
-  return { fake, relay, close: async () => { await relay.close(); await fake.close(); } };
+  const server = relay.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    fake,
+    relay,
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await relay.close();
+      await fake.close();
+    },
+  };
 }
 
 export interface CreatedKey {
