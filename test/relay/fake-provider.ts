@@ -6,6 +6,7 @@
 //   [[silent:300]]        300 ms after the headers before the first chunk
 //   [[midstream-error]]   an error event (quoting the prompt) after two chunks
 //   [[hang]]              never answer
+//   [[tokens:5000]]       report 5000 completion tokens
 // The answer quotes the prompt ("You said: …"), so a canary in a prompt is in the completion too.
 // It records the Authorization header of every call, and how many calls are open.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -58,7 +59,8 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       return;
     }
     const pieces = ['You', ' said:', ` ${prompt}`];
-    const usage = { prompt_tokens: inputTokens, completion_tokens: 7, total_tokens: inputTokens + 7, prompt_tokens_details: { cached_tokens: 2 } };
+    const completionTokens = Number(directive(prompt, 'tokens')?.[1] ?? 7);
+    const usage = { prompt_tokens: inputTokens, completion_tokens: completionTokens, total_tokens: inputTokens + completionTokens, prompt_tokens_details: { cached_tokens: 2 } };
     const id = 'chatcmpl-fake';
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json' });
