@@ -12,13 +12,15 @@ import { createRelayService } from './relay-service.js';
 import type { ApiKeyCredential } from './relay-types.js';
 import { createSpendLimiter } from './spend-limiter.js';
 import { createOpenAiProtocolAdapter } from './providers/openai-protocol.js';
+import { createAnthropicAdapter } from './providers/anthropic.js';
+import { createGeminiAdapter } from './providers/gemini.js';
 import type { ProviderAdapter } from './providers/provider-types.js';
 
 export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>) {
   const { config, db, redis, logger } = platform;
   const repo = createRelayRepo(db);
   const openAiProtocol = createOpenAiProtocolAdapter();
-  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: undefined, google: undefined };
+  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: createAnthropicAdapter(), google: createGeminiAdapter() };
 
   // A test key never reaches a live credential: it uses _TEST_API_KEY or nothing.
   async function providerTarget(provider: ProviderName, environment: KeyEnvironment) {
