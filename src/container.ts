@@ -33,7 +33,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
   // Privacy asks every module (itself included) for its share of a user's data, hence the thunk.
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const backups = registerBackups(platform);
-  const relay = registerRelay(platform, chat.service);
+  const relay = registerRelay(platform, chat.service, audit.service);
   const modules: ModuleRegistration[] = [
     accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
     relay.registration,

@@ -3,8 +3,10 @@
 import type { Request, Response } from 'express';
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { ChatModuleService } from '../chat/chat-module.js';
-import type { KeyEnvironment } from './api-keys.js';
+import type { AuditService } from '../audit/audit-service.js';
+import { createProviderCredentials } from './provider-credentials.js';
 import { loadCatalogue, type ProviderName } from './relay-catalogue.js';
+import { relayStaffRoutes } from './relay-staff-routes.js';
 import { RelayError, relayErrorFromProblem, sendRelayError } from './relay-errors.js';
 import { createRelayRepo } from './relay-repo.js';
 import { relayRoutes } from './relay-routes.js';
@@ -16,26 +18,21 @@ import { createAnthropicAdapter } from './providers/anthropic.js';
 import { createGeminiAdapter } from './providers/gemini.js';
 import type { ProviderAdapter } from './providers/provider-types.js';
 
-export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>) {
-  const { config, db, redis, logger } = platform;
+export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>, audit: Pick<AuditService, 'record' | 'recordedRead'>) {
+  const { config, db, redis, logger, fieldCipher } = platform;
   const repo = createRelayRepo(db);
+  const catalogue = loadCatalogue(config.relay.catalogueFile);
+  const credentials = createProviderCredentials({ repo, cipher: fieldCipher, configured: config.relay.providers });
   const openAiProtocol = createOpenAiProtocolAdapter();
   const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: createAnthropicAdapter(), google: createGeminiAdapter() };
-
-  // A test key never reaches a live credential: it uses _TEST_API_KEY or nothing.
-  async function providerTarget(provider: ProviderName, environment: KeyEnvironment) {
-    const settings = config.relay.providers[provider];
-    const apiKey = environment === 'live' ? settings.apiKey : settings.testApiKey;
-    return apiKey ? { baseUrl: settings.baseUrl, apiKey } : null;
-  }
 
   const service = createRelayService({
     repo,
     limiter: createSpendLimiter(redis, config.queuePrefix),
-    catalogue: loadCatalogue(config.relay.catalogueFile),
+    catalogue,
     adapters,
     ledger: chat,
-    providerTarget,
+    providerTarget: credentials.target,
     pepper: config.apiKeyPepper,
     currency: config.relay.currency,
     logRetentionDays: config.relay.logRetentionDays,
@@ -45,15 +42,18 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
   });
 
   // The key resolved by the security scheme, handed to the handler of the same request.
-  const credentials = new WeakMap<Request, ApiKeyCredential>();
+  const resolved = new WeakMap<Request, ApiKeyCredential>();
   const registration: ModuleRegistration = {
     name: 'relay',
-    routes: relayRoutes(service, (req) => credentials.get(req)),
+    routes: {
+      ...relayRoutes(service, (req) => resolved.get(req)),
+      ...relayStaffRoutes({ audit, repo, credentials, catalogue, pepper: config.apiKeyPepper }),
+    },
     schemes: {
       relayApiKey: async (token, req) => {
         const credential = await service.resolveKey(token);
         if (!credential) return null;
-        credentials.set(req, credential);
+        resolved.set(req, credential);
         return service.principalOf(credential);
       },
     },

@@ -152,6 +152,34 @@ export function createRelayRepo(db: Knex) {
       return db('relay_log').where('at', '<', cutoff).delete();
     },
 
+    /** Staff view of the log, newest first, optionally for one user. */
+    async readLog(filter: { userId?: string; from: Date; to: Date; beforeId?: number }, limit: number) {
+      const q = db('relay_log').whereBetween('at', [filter.from, filter.to]).orderBy('id', 'desc').limit(limit);
+      if (filter.userId) q.where('user_id', filter.userId);
+      if (filter.beforeId) q.where('id', '<', filter.beforeId);
+      const rows = await q.select('id', 'at', 'api_key_id', 'user_id', 'environment', 'provider', 'model', 'status', 'reason', 'input_tokens', 'output_tokens', 'cached_tokens', 'latency_ms', 'cost_microcents');
+      return rows.map((r) => ({
+        id: Number(r.id), at: r.at as Date, apiKeyId: r.api_key_id as string, userId: r.user_id as string, environment: r.environment as string, provider: r.provider as string,
+        model: r.model as string, status: r.status as number, reason: r.reason as string, inputTokens: r.input_tokens as number, outputTokens: r.output_tokens as number,
+        cachedTokens: r.cached_tokens as number, latencyMs: r.latency_ms as number, costMicrocents: Number(r.cost_microcents),
+      }));
+    },
+
+    async storedCredential(provider: string, environment: KeyEnvironment): Promise<{ ciphertext: Buffer; updatedAt: Date } | null> {
+      const row = await db('relay_provider_credentials').where({ provider, environment }).first();
+      return row ? { ciphertext: row.api_key_enc, updatedAt: row.updated_at } : null;
+    },
+    async storedCredentialList(): Promise<Array<{ provider: string; environment: KeyEnvironment; updatedAt: Date }>> {
+      return (await db('relay_provider_credentials').select('provider', 'environment', 'updated_at')).map((r) => ({ provider: r.provider, environment: r.environment, updatedAt: r.updated_at }));
+    },
+    async storeCredential(provider: string, environment: KeyEnvironment, ciphertext: Buffer, staffId: string): Promise<void> {
+      await db('relay_provider_credentials').insert({ provider, environment, api_key_enc: ciphertext, updated_by: staffId, updated_at: db.fn.now() })
+        .onConflict(['provider', 'environment']).merge();
+    },
+    async deleteCredential(provider: string, environment: KeyEnvironment): Promise<boolean> {
+      return (await db('relay_provider_credentials').where({ provider, environment }).delete()) > 0;
+    },
+
     async oldestLogAt(): Promise<Date | null> {
       const row = await db('relay_log').min('at as at').first();
       return row?.at ? new Date(row.at as string | Date) : null;
