@@ -3,7 +3,12 @@
 import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import type { Response } from 'supertest';
+import supertest from 'supertest';
 import { isolatedApp } from '../support/app.js';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createContainer } from '../../src/container.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { createUser, type TestUser } from '../support/accounts.js';
 import { startFakeProvider, type FakeProvider } from './fake-provider.js';
 
@@ -18,9 +23,17 @@ export interface RelayHarness {
   close(): Promise<void>;
 }
 
-export async function startRelay(overrides: Record<string, string> = {}): Promise<RelayHarness> {
+/** The relay's app and container, like test/support's isolatedApp, with an optional logger to capture. */
+function relayApp(overrides: Record<string, string>, logger?: Logger): ReturnType<typeof isolatedApp> {
+  if (!logger) return isolatedApp(overrides);
+  const container = createContainer(loadConfig({ ...process.env, ...overrides }), logger);
+  const app = createApp(container);
+  return { container, app, api: () => supertest(app), close: () => container.close() };
+}
+
+export async function startRelay(overrides: Record<string, string> = {}, logger?: Logger): Promise<RelayHarness> {
   const fake = await startFakeProvider();
-  const relay = isolatedApp({
+  const relay = relayApp({
     CUSTOS_PROVIDER_OPENAI_BASE_URL: `${fake.baseUrl}/v1`,
     CUSTOS_PROVIDER_OPENAI_API_KEY: LIVE_PROVIDER_KEY,
     CUSTOS_PROVIDER_OPENAI_TEST_API_KEY: TEST_PROVIDER_KEY,
@@ -33,7 +46,7 @@ export async function startRelay(overrides: Record<string, string> = {}): Promis
     CUSTOS_RELAY_UPSTREAM_TIMEOUT_MS: '1500',
     CUSTOS_RELAY_KEEPALIVE_MS: '100',
     ...overrides,
-  });
+  }, logger);
   const server = relay.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
