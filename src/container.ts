@@ -48,6 +48,10 @@ export function createContainer(config: Config, logger?: Logger): Container {
     privacy: privacy.service,
     backups: backups.service,
     relay: relay.service,
-    close: () => closePlatform(platform),
+    // Relay settlements are written after the answer leaves: finish them before the pools close.
+    close: async () => {
+      await relay.service.drain();
+      await closePlatform(platform);
+    },
   };
 }

@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { Redis } from 'ioredis';
 import { createUser, type TestUser } from '../support/accounts.js';
 import { testContainer } from '../support/app.js';
-import { createKey, startRelay, type CreatedKey, type RelayHarness } from './support.js';
+import { createKey, startRelay, type CreatedKey, type RelayHarness, settled } from './support.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,6 +82,7 @@ describe('relay: no prompt or completion retained anywhere (canary)', function (
     await (await fetch(`${h.baseUrl}/chat/completions`, { method: 'POST', headers: { ...key.auth, 'content-type': 'application/json' }, body: `{"model":"openai/gpt-4o-mini","messages":[${canary}` })).text();
     await (await call({ model: `openai/${canary}`, messages: [{ role: 'user', content: canary }] })).text();
     await sleep(500);
+    await settled(h);
     // A scheduled job ran meanwhile (its payload must be ids only).
     await testContainer().platform.queues.enqueue('relay', `relay-purge-log-canary-${canary.slice(-6)}`, { task: 'purge-log' });
     expect(h.fake.bodies.filter((b) => JSON.stringify(b).includes(canary)).length, 'the provider received the canary').to.be.greaterThan(20);

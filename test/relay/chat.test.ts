@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import OpenAI from 'openai';
 import { createUser, type TestUser } from '../support/accounts.js';
 import { testContainer } from '../support/app.js';
-import { LIVE_PROVIDER_KEY, TEST_PROVIDER_KEY, createKey, expectOpenAiError, startRelay, type CreatedKey, type RelayHarness } from './support.js';
+import { LIVE_PROVIDER_KEY, TEST_PROVIDER_KEY, createKey, expectOpenAiError, startRelay, type CreatedKey, type RelayHarness, settled } from './support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ask = (content: string, extra: Record<string, unknown> = {}) => ({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user' as const, content }], ...extra }) as { model: string; messages: Array<{ role: 'user'; content: string }> };
@@ -156,6 +156,7 @@ describe('relay: chat completions through the OpenAI SDK', function () {
     await reader.read();
     controller.abort();
     await sleep(600);
+    await settled(h);
     expect(h.fake.aborted).to.be.greaterThan(abortedBefore);
     const row = await testContainer().platform.db('relay_log').where({ api_key_id: key.id, reason: 'client_abort' }).first();
     expect(row, 'an aborted stream is logged').to.exist;

@@ -7,7 +7,7 @@ import { createQueueConnection } from '../../src/platform/redis.js';
 import type { Redis } from 'ioredis';
 import { createUser } from '../support/accounts.js';
 import { testContainer } from '../support/app.js';
-import { createKey, startRelay, type RelayHarness } from './support.js';
+import { createKey, startRelay, type RelayHarness, settled } from './support.js';
 
 const ask = (content: string, model = 'openai/gpt-4o-mini') => ({ model, messages: [{ role: 'user', content }] });
 const db = () => testContainer().platform.db;
@@ -40,6 +40,7 @@ describe('relay: log, usage and retention', function () {
     const other = await createKey(h, user, { name: 'other' });
     for (let i = 0; i < 2; i++) expect((await h.relay.api().post('/v1/chat/completions').set(key.auth).send(ask('one two three'))).status).to.equal(200);
     expect((await h.relay.api().post('/v1/chat/completions').set(other.auth).send(ask('four', 'openai/gpt-4o'))).status).to.equal(200);
+    await settled(h);
     const rows = await db()('relay_log').where({ user_id: user.id }).orderBy('id');
     expect(rows).to.have.length(3);
     expect(rows[0]).to.include({ api_key_id: key.id, environment: 'live', provider: 'openai', model: 'openai/gpt-4o-mini', status: 200, reason: 'ok', output_tokens: 7, cached_tokens: 2 });
@@ -67,6 +68,7 @@ describe('relay: log, usage and retention', function () {
     const key = await createKey(h, user);
     // gpt-4o output: 10 USD per 1M tokens = 1,000 micro-cents per token; 150,000 tokens = 150 cents.
     expect((await h.relay.api().post('/v1/chat/completions').set(key.auth).send(ask('[[tokens:150000]] x', 'openai/gpt-4o'))).status).to.equal(200);
+    await settled(h);
     const ledger = await h.relay.api().get('/api/v1/me/transactions').set(user.auth);
     expect(ledger.status, ledger.text).to.equal(200);
     const usage = ledger.body.items.filter((t: { kind: string }) => t.kind === 'usage');

@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { createUser } from '../support/accounts.js';
 import { testContainer } from '../support/app.js';
 import { spendPeriod } from '../../src/modules/relay/spend-limiter.js';
-import { createKey, expectOpenAiError, startRelay, type CreatedKey, type RelayHarness } from './support.js';
+import { createKey, expectOpenAiError, startRelay, type CreatedKey, type RelayHarness, settled } from './support.js';
 
 // Every call costs what it reserved: 100 output tokens of gpt-4o (1,000 micro-cents each) when
 // max_tokens is 100, plus its input, so the limit is what bounds the number of calls.
@@ -37,6 +37,7 @@ describe('relay: spending limits', function () {
     expect(refused.length).to.be.greaterThan(150);
     expect(refused[0].body.error!.code).to.equal('spending_limit_reached');
     expect(refused[0].body.error!.message).to.include('1 cents').and.include(spendPeriod());
+    await settled(h);
     const spent = await loggedSpend([key.id]);
     const oneReservation = 100 * 1_000 + 200 * 250; // output bound + a generous input bound
     expect(spent).to.be.at.most(1_000_000 + oneReservation);
@@ -60,6 +61,7 @@ describe('relay: spending limits', function () {
     const key = await createKey(h, user, { spendingLimitCents: 1 });
     for (let i = 0; i < 12; i++) await post(h, key, expensive);
     expect((await post(h, key, expensive)).status).to.equal(402);
+    await settled(h);
     const { redis, config } = testContainer().platform;
     const counters = await redis.keys(`${config.queuePrefix}:relay:spend:${key.id}:*`);
     expect(counters).to.have.length(1);
@@ -77,6 +79,7 @@ describe('relay: spending limits', function () {
     expect((await post(h, { ...key, auth: { Authorization: `Bearer ${rotated.body.key}` } }, expensive)).status).to.equal(402);
     const testKey = await createKey(h, user, { environment: 'test', spendingLimitCents: 1 });
     expect((await post(h, testKey, expensive)).status).to.equal(200);
+    await settled(h);
     const list = await h.relay.api().get('/api/v1/me/api-keys').set(user.auth);
     const listed = list.body.items.find((k: { id: string }) => k.id === rotated.body.id);
     expect(listed.spentCents).to.be.greaterThan(0.5);

@@ -7,7 +7,7 @@ import { createStaff, createUser, type TestStaff } from '../support/accounts.js'
 import { api, testContainer } from '../support/app.js';
 import { expectProblem } from '../support/problems.js';
 import { reasonHeaders, trail } from '../audit/helpers.js';
-import { createKey, startRelay, type RelayHarness } from './support.js';
+import { createKey, startRelay, type RelayHarness, settled } from './support.js';
 
 describe('relay: staff reads of the relay log and provider credentials', function () {
   this.timeout(60_000);
@@ -24,6 +24,7 @@ describe('relay: staff reads of the relay log and provider credentials', functio
     userId = user.id;
     const key = await createKey(h, user);
     expect((await h.relay.api().post('/v1/chat/completions').set(key.auth).send({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'staff-canary-prompt' }] })).status).to.equal(200);
+    await settled(h);
   });
   after(async () => { await h.close(); });
 

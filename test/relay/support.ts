@@ -89,3 +89,6 @@ export function expectOpenAiError(res: Response, status: number, code?: string) 
   expect(res.text).not.to.match(/\bat .+:\d+:\d+|node_modules|urn:custos:problem/);
   return res.body.error as { message: string; type: string; code: string };
 }
+
+/** Waits until every call made so far is settled (the relay writes its records after answering). */
+export const settled = (h: RelayHarness) => h.relay.container.relay.drain();

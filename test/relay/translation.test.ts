@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import OpenAI from 'openai';
 import { createUser } from '../support/accounts.js';
 import { testContainer } from '../support/app.js';
-import { LIVE_PROVIDER_KEY, createKey, startRelay, type CreatedKey, type RelayHarness } from './support.js';
+import { LIVE_PROVIDER_KEY, createKey, startRelay, type CreatedKey, type RelayHarness, settled } from './support.js';
 
 type Params = OpenAI.ChatCompletionCreateParamsNonStreaming;
 const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
@@ -69,6 +69,7 @@ for (const provider of ['anthropic', 'google'] as const) {
         expect(sent.contents).to.deep.equal([{ role: 'user', parts: [{ text: 'hello' }] }]);
         expect(h.fake.authorizations.at(-1)).to.equal(`x-goog-api-key ${LIVE_PROVIDER_KEY}-google`);
       }
+      await settled(h);
       const row = await testContainer().platform.db('relay_log').where({ api_key_id: key.id }).orderBy('id', 'desc').first();
       expect(row).to.include({ provider, model, output_tokens: expected.output, cached_tokens: expected.cached, status: 200 });
     });
@@ -90,6 +91,7 @@ for (const provider of ['anthropic', 'google'] as const) {
       expect(result.usage!.prompt_tokens).to.be.greaterThan(expected.extraInput);
       const plain = await collect(await client.chat.completions.create({ ...ask('no usage'), stream: true }));
       expect(plain.usage).to.equal(undefined);
+      await settled(h);
       const row = await testContainer().platform.db('relay_log').where({ api_key_id: key.id }).orderBy('id', 'desc').first();
       expect(row.output_tokens, 'usage taken from the stream even when the client did not ask').to.equal(expected.output);
     });

@@ -139,14 +139,16 @@ export function createRelayCalls(deps: CallDeps) {
       const call = { model, body, target, signal: guard.controller.signal };
       const result = kind === 'chat' ? await adapter.complete(call) : await adapter.embed!(call);
       guard.stop();
-      await settle(200, 'ok', result.usage ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
+      // Settled after the answer leaves: the client does not wait for the ledger write (the
+      // service tracks it, and drains pending settlements on shutdown).
+      void settle(200, 'ok', result.usage ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
       return result.body;
     } catch (error) {
       guard.stop();
       const reason = reasonOf(error, guard.controller.signal);
       const failure = reason === 'upstream_timeout' ? new UpstreamError('upstream_timeout', null) : error instanceof UpstreamError ? error : new UpstreamError('upstream_error', null);
       const relayError = upstreamRelayError(failure);
-      await settle(relayError.status, reason, { inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
+      void settle(relayError.status, reason, { inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
       throw relayError;
     }
   }

@@ -61,7 +61,18 @@ export function createRelayService(deps: Deps) {
     return { record, key: generated.key };
   }
 
-  async function settle(s: Settlement): Promise<void> {
+  // Settlements still being written; awaited by drain() (shutdown, tests).
+  const pending = new Set<Promise<void>>();
+  function settle(s: Settlement): Promise<void> {
+    const writing = settleNow(s).catch((error: Error) => {
+      deps.logger.error({ err: { message: error.message } }, 'relay: a call could not be settled');
+    });
+    pending.add(writing);
+    void writing.finally(() => pending.delete(writing));
+    return writing;
+  }
+
+  async function settleNow(s: Settlement): Promise<void> {
     if (s.key.spendingLimitCents !== null) {
       await deps.limiter.settle(s.key.limitGroupId, s.period, s.costMicrocents - s.reservedMicrocents).catch((error: Error) =>
         deps.logger.warn({ err: { message: error.message } }, 'relay: could not settle a reservation in Redis; the PostgreSQL ledger stays right'));
@@ -79,7 +90,7 @@ export function createRelayService(deps: Deps) {
         deps.logger.error({ err: { message: (error as Error).message } }, 'relay: usage could not be charged to the credit ledger; kept for the next settlement');
       }
     }
-    void repo.touchKey(s.key.id).catch(() => {});
+    await repo.touchKey(s.key.id).catch(() => {});
   }
 
   const callDeps: CallDeps = {
@@ -91,6 +102,10 @@ export function createRelayService(deps: Deps) {
   return {
     ...calls,
     catalogue,
+    /** Resolves once every settlement started so far is written. */
+    async drain(): Promise<void> {
+      while (pending.size) await Promise.all([...pending]);
+    },
     currency: deps.currency,
 
     async createKey(userId: string, input: NewKeyInput): Promise<{ record: ApiKeyRecord; key: string }> {
