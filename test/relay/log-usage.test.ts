@@ -58,6 +58,17 @@ describe('relay: log, usage and retention', function () {
     const keys = await h.relay.api().get('/api/v1/me/api-keys').set(user.auth);
     expect(keys.body.items.find((k: { id: string }) => k.id === key.id).spentCents).to.be.closeTo((2 * expectedCost) / 1e6, 0.01);
     expect(keys.body.items.find((k: { id: string }) => k.id === key.id).lastUsedAt).to.be.a('string');
+    // The data export's share: keys without secrets, usage and log rows.
+    const provider = h.relay.container.modules.find((m) => m.name === 'relay')!.personalData!;
+    const exported: Record<string, unknown[]> = {};
+    for (const c of provider.collections) {
+      exported[c.name] = [];
+      for await (const row of c.rows(user.id)) exported[c.name].push(row);
+    }
+    expect(exported.api_keys.map((k) => (k as { id: string }).id).sort()).to.deep.equal([key.id, other.id].sort());
+    expect(JSON.stringify(exported.api_keys)).not.to.match(/hash|salt/i);
+    expect(exported.relay_usage).to.have.length(2);
+    expect(exported.relay_log).to.have.length(3);
     // Another user sees none of it.
     const stranger = await createUser('relay-usage-stranger');
     expect((await h.relay.api().get('/api/v1/me/usage').set(stranger.auth)).body.items).to.deep.equal([]);

@@ -57,6 +57,34 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
         return service.principalOf(credential);
       },
     },
+    // GDPR Art. 15/20: the user's keys (never a secret or hash), daily usage and the log rows
+    // still within retention. Deletion removes every relay table by its user_id foreign key.
+    personalData: {
+      collections: [
+        {
+          name: 'api_keys',
+          description: 'Your relay API keys: prefix, name, environment, limit, dates. Custos never had the keys themselves after showing them.',
+          async *rows(userId) {
+            for (const k of await repo.allKeys(userId)) {
+              yield { id: k.id, prefix: service.displayPrefix(k), name: k.name, environment: k.environment, spendingLimitCents: k.spendingLimitCents, models: k.models,
+                createdAt: k.createdAt.toISOString(), expiresAt: k.expiresAt?.toISOString() ?? null, revokedAt: k.revokedAt?.toISOString() ?? null, lastUsedAt: k.lastUsedAt?.toISOString() ?? null };
+            }
+          },
+        },
+        {
+          name: 'relay_usage',
+          description: 'Relay usage per key, model and UTC day: requests, tokens, cost (micro-cents). No prompt or completion was ever stored.',
+          async *rows(userId) { yield* (await repo.usage(userId, '1970-01-01', '9999-12-31')).map((u) => ({ ...u })); },
+        },
+        {
+          name: 'relay_log',
+          description: `Relay calls of the last ${config.relay.logRetentionDays} days: time, key, model, status, tokens, latency, cost.`,
+          async *rows(userId) {
+            for (const r of await repo.readLog({ userId, from: new Date(0), to: new Date(8.64e15) }, 100_000)) yield { ...r, at: r.at.toISOString() };
+          },
+        },
+      ],
+    },
     errorShape: {
       pathPrefix: '/v1/',
       owns: (error) => error instanceof RelayError,

@@ -180,6 +180,11 @@ export function createRelayRepo(db: Knex) {
       return (await db('relay_provider_credentials').where({ provider, environment }).delete()) > 0;
     },
 
+    /** Every key of the user, revoked ones included (exports). */
+    async allKeys(userId: string): Promise<ApiKeyRecord[]> {
+      return (await keys().where({ user_id: userId }).orderBy('created_at').select(PUBLIC_COLUMNS)).map((r) => toRecord(r as unknown as ApiKeyRow));
+    },
+
     async oldestLogAt(): Promise<Date | null> {
       const row = await db('relay_log').min('at as at').first();
       return row?.at ? new Date(row.at as string | Date) : null;
