@@ -8,6 +8,7 @@ import { backupJobs } from './backups.js';
 import { auditJobs } from './audit.js';
 import { privacyJobs } from './privacy.js';
 import { accountsJobs } from './accounts.js';
+import { relayJobs } from './relay.js';
 
 export interface DomainJobs {
   workers?: (connect: () => Redis) => Worker[];
@@ -21,5 +22,6 @@ export function createJobs(container: Container): DomainJobs[] {
     auditJobs(container),
     privacyJobs(container),
     accountsJobs(container),
+    relayJobs(container),
   ];
 }

@@ -92,6 +92,7 @@ export function createApp(container: Container): express.Express {
     }
   }
   const deniedObservers = modules.flatMap((m) => (m.onDenied ? [m.onDenied] : []));
+  const errorShapes = modules.flatMap((m) => (m.errorShape ? [m.errorShape] : []));
   const authorization = createAuthorization({
     document,
     schemes,
@@ -136,6 +137,12 @@ export function createApp(container: Container): express.Express {
   });
 
   app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const shape = errorShapes.find((s) => req.path.startsWith(s.pathPrefix));
+    if (shape?.owns(error)) {
+      if (res.headersSent) res.destroy();
+      else shape.send(error, req, res);
+      return;
+    }
     const { problem, unexpected } = toProblem(error);
     const operationId = (req as unknown as { openapi?: { schema?: { operationId?: string } } }).openapi?.schema?.operationId;
     if (problem.status === 400 && operationId) await Promise.allSettled(deniedObservers.map((observe) => observe({ req, principal: req.principal, operationId, reason: 'invalid_request' })));
@@ -144,6 +151,10 @@ export function createApp(container: Container): express.Express {
     }
     if (res.headersSent) {
       res.destroy();
+      return;
+    }
+    if (shape) {
+      shape.sendProblem(problem, req, res);
       return;
     }
     res.status(problem.status).set(problem.headers).type('application/problem+json')

@@ -144,6 +144,23 @@ const settings = {
   CUSTOS_JOB_LEASE_MS: { doc: 'Lease of a worker on a privacy request or backup run (renewed every third of it while the job runs); another worker may take the job over only once it has expired.', default: '60000', parse: integer(1000, 3_600_000) },
   CUSTOS_AUDIT_RETENTION_DAYS: { doc: 'Audit-trail entries older than this are purged, only in whole signed-checkpoint ranges (the purge is itself recorded).', default: '400', parse: integer(1, 36500) },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
+  CUSTOS_RELAY_LOG_RETENTION_DAYS: { doc: 'Relay log rows (metadata only: time, key, model, status, tokens, latency, cost) older than this are purged by the scheduler.', default: '7', parse: integer(1, 365) },
+  CUSTOS_RELAY_CATALOGUE_FILE: { doc: 'JSON file replacing the shipped relay catalogue data/relay-catalogue.json (models, prices in USD per 1M tokens, providers\' paid-tier flags).', parse: optionalText },
+  CUSTOS_RELAY_CURRENCY: { doc: 'ISO 4217 currency relay usage is charged in on the credit ledger (catalogue prices are read in it).', default: 'USD', parse: text },
+  CUSTOS_RELAY_UPSTREAM_TIMEOUT_MS: { doc: 'A provider silent this long (before its response, or between two stream chunks) fails the call with 504.', default: '60000', parse: integer(100, 600000) },
+  CUSTOS_RELAY_KEEPALIVE_MS: { doc: 'While a stream\'s provider is silent, an SSE comment is sent this often so proxies keep the connection.', default: '15000', parse: integer(50, 120000) },
+  CUSTOS_PROVIDER_OPENAI_BASE_URL: { doc: 'OpenAI API base URL for the relay (https required outside development and test).', default: 'https://api.openai.com/v1', parse: url('https:', 'http:') },
+  CUSTOS_PROVIDER_OPENAI_API_KEY: { doc: 'OpenAI API key used for live relay keys (cus_live_…). Unset: only a credential stored through the admin route can serve it.', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_OPENAI_TEST_API_KEY: { doc: 'OpenAI API key used for test relay keys (cus_test_…); without it test keys cannot reach OpenAI (never the live key).', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_ANTHROPIC_BASE_URL: { doc: 'Anthropic API base URL for the relay (https required outside development and test).', default: 'https://api.anthropic.com/v1', parse: url('https:', 'http:') },
+  CUSTOS_PROVIDER_ANTHROPIC_API_KEY: { doc: 'Anthropic API key used for live relay keys (cus_live_…). Unset: only a credential stored through the admin route can serve it.', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_ANTHROPIC_TEST_API_KEY: { doc: 'Anthropic API key used for test relay keys (cus_test_…); without it test keys cannot reach Anthropic (never the live key).', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_XAI_BASE_URL: { doc: 'xAI API base URL for the relay (https required outside development and test).', default: 'https://api.x.ai/v1', parse: url('https:', 'http:') },
+  CUSTOS_PROVIDER_XAI_API_KEY: { doc: 'xAI API key used for live relay keys (cus_live_…). Unset: only a credential stored through the admin route can serve it.', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_XAI_TEST_API_KEY: { doc: 'xAI API key used for test relay keys (cus_test_…); without it test keys cannot reach xAI (never the live key).', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_GOOGLE_BASE_URL: { doc: 'Google Gemini API base URL for the relay (https required outside development and test).', default: 'https://generativelanguage.googleapis.com/v1beta', parse: url('https:', 'http:') },
+  CUSTOS_PROVIDER_GOOGLE_API_KEY: { doc: 'Google Gemini API key used for live relay keys (cus_live_…). Unset: only a credential stored through the admin route can serve it.', secret: true, parse: optionalText },
+  CUSTOS_PROVIDER_GOOGLE_TEST_API_KEY: { doc: 'Google Gemini API key used for test relay keys (cus_test_…); without it test keys cannot reach Google Gemini (never the live key).', secret: true, parse: optionalText },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof settings;
@@ -193,11 +210,51 @@ export interface Config {
   shutdownGraceMs: number;
   privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
+  relay: RelayConfig;
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
 }
 
+export interface ProviderSettings {
+  baseUrl: string;
+  apiKey?: string;
+  testApiKey?: string;
+}
+
+export interface RelayConfig {
+  logRetentionDays: number;
+  catalogueFile?: string;
+  currency: string;
+  upstreamTimeoutMs: number;
+  keepAliveMs: number;
+  providers: Record<'openai' | 'anthropic' | 'xai' | 'google', ProviderSettings>;
+}
+
 type Env = Record<string, string | undefined>;
+
+/** Prompts travel to providers over authenticated HTTPS: plain http only on a laptop or in tests. */
+function relayConfig(env: Env, environment: Environment): RelayConfig {
+  const provider = <B extends SettingName, K extends SettingName, T extends SettingName>(base: B, key: K, testKey: T): ProviderSettings => {
+    const baseUrl = read(env, base) as string;
+    if (environment === 'production' && !baseUrl.startsWith('https:')) throw new ConfigError(base, 'must use https outside development and test');
+    return { baseUrl: baseUrl.replace(/\/+$/, ''), apiKey: read(env, key) as string | undefined, testApiKey: read(env, testKey) as string | undefined };
+  };
+  const currency = read(env, 'CUSTOS_RELAY_CURRENCY')!;
+  if (!/^[A-Z]{3}$/.test(currency)) throw new ConfigError('CUSTOS_RELAY_CURRENCY', 'must be an ISO 4217 code such as USD');
+  return {
+    logRetentionDays: read(env, 'CUSTOS_RELAY_LOG_RETENTION_DAYS')!,
+    catalogueFile: read(env, 'CUSTOS_RELAY_CATALOGUE_FILE'),
+    currency,
+    upstreamTimeoutMs: read(env, 'CUSTOS_RELAY_UPSTREAM_TIMEOUT_MS')!,
+    keepAliveMs: read(env, 'CUSTOS_RELAY_KEEPALIVE_MS')!,
+    providers: {
+      openai: provider('CUSTOS_PROVIDER_OPENAI_BASE_URL', 'CUSTOS_PROVIDER_OPENAI_API_KEY', 'CUSTOS_PROVIDER_OPENAI_TEST_API_KEY'),
+      anthropic: provider('CUSTOS_PROVIDER_ANTHROPIC_BASE_URL', 'CUSTOS_PROVIDER_ANTHROPIC_API_KEY', 'CUSTOS_PROVIDER_ANTHROPIC_TEST_API_KEY'),
+      xai: provider('CUSTOS_PROVIDER_XAI_BASE_URL', 'CUSTOS_PROVIDER_XAI_API_KEY', 'CUSTOS_PROVIDER_XAI_TEST_API_KEY'),
+      google: provider('CUSTOS_PROVIDER_GOOGLE_BASE_URL', 'CUSTOS_PROVIDER_GOOGLE_API_KEY', 'CUSTOS_PROVIDER_GOOGLE_TEST_API_KEY'),
+    },
+  };
+}
 
 function read<K extends SettingName>(env: Env, name: K): Parsed<K> | undefined {
   const setting: Setting<unknown> = settings[name];
@@ -326,6 +383,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     shutdownGraceMs: read(env, 'CUSTOS_SHUTDOWN_GRACE_MS')!,
     privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')!, deletionBatchRows: read(env, 'CUSTOS_DELETION_BATCH_ROWS')!, deletionPauseMs: read(env, 'CUSTOS_DELETION_PAUSE_MS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },
+    relay: relayConfig(env, environment),
     generatedSecrets,
   };
 }

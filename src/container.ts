@@ -9,6 +9,7 @@ import { registerChat } from './modules/chat/chat-module.js';
 import { registerAudit } from './modules/audit/audit-module.js';
 import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerBackups } from './modules/backups/backups-module.js';
+import { registerRelay } from './modules/relay/relay-module.js';
 
 export interface Container {
   platform: Platform;
@@ -19,6 +20,7 @@ export interface Container {
   audit: ReturnType<typeof registerAudit>['service'];
   privacy: ReturnType<typeof registerPrivacy>['service'];
   backups: ReturnType<typeof registerBackups>['service'];
+  relay: ReturnType<typeof registerRelay>['service'];
   close(): Promise<void>;
 }
 
@@ -31,8 +33,10 @@ export function createContainer(config: Config, logger?: Logger): Container {
   // Privacy asks every module (itself included) for its share of a user's data, hence the thunk.
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const backups = registerBackups(platform);
+  const relay = registerRelay(platform, chat.service, audit.service);
   const modules: ModuleRegistration[] = [
     accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
+    relay.registration,
   ];
   return {
     platform,
@@ -43,6 +47,11 @@ export function createContainer(config: Config, logger?: Logger): Container {
     audit: audit.service,
     privacy: privacy.service,
     backups: backups.service,
-    close: () => closePlatform(platform),
+    relay: relay.service,
+    // Relay settlements are written after the answer leaves: finish them before the pools close.
+    close: async () => {
+      await relay.service.drain();
+      await closePlatform(platform);
+    },
   };
 }

@@ -13,6 +13,7 @@ import { createKeyStore, type KeyStore } from './crypto/key-store.js';
 import { createFieldCipher, type FieldCipher } from './crypto/field-cipher.js';
 import { createSigner, parseSigningKey, type Signer } from './crypto/signing.js';
 import type { AccessDenial, SchemeResolver } from './http/auth.js';
+import type { HttpProblem } from './http/problem.js';
 
 export interface Platform {
   config: Config;
@@ -48,8 +49,19 @@ export interface ModuleRegistration {
   onDenied?: (denial: AccessDenial) => Promise<void>;
   /** The module's share of a user's personal data, for exports (GDPR Art. 15/20). */
   personalData?: PersonalDataProvider;
+  /** Errors under a path prefix in another wire shape than RFC 9457 (the relay's /v1 speaks OpenAI's). */
+  errorShape?: ErrorShape;
   /** Adds the module's demo data for the demo user (`custos seed`); must be idempotent. */
   seed?: (demo: DemoAccounts) => Promise<void>;
+}
+
+export interface ErrorShape {
+  pathPrefix: string;
+  /** True for the module's own errors, which `send` renders as they are. */
+  owns(error: unknown): boolean;
+  send(error: unknown, req: Request, res: Response): void;
+  /** Any other error, after the platform mapped it to a problem (no internals in it). */
+  sendProblem(problem: HttpProblem, req: Request, res: Response): void;
 }
 
 /**

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { api, testContainer } from '../support/app.js';
 import { createStaff, createUser, strongPassword, uniqueEmail } from '../support/accounts.js';
 import { expectProblem } from '../support/problems.js';
+import type { Response } from 'supertest';
 import { listOperations, loadOpenApi, type BoundOperation } from '../../src/platform/http/openapi.js';
 import { STAFF_ROLES, type StaffRole } from '../../src/platform/http/auth.js';
 
@@ -18,12 +19,22 @@ const admits = (op: BoundOperation, scheme: string) => requirementsOf(op).some((
 const protectedOperations = listOperations(document).filter((op) => !isPublic(op));
 const pathOf = (op: BoundOperation) => op.expressPath.replace(/:[^/]+/g, () => randomUUID());
 const call = (op: BoundOperation, headers: Record<string, string> = {}) => api()[op.method](pathOf(op)).set(headers);
+// The relay's /v1 answers in OpenAI's error shape (its SDKs read it); everything else in RFC 9457.
+const isRelay = (op: BoundOperation) => op.openapiPath.startsWith('/v1/');
+function expectRefusal(op: BoundOperation, res: Response, status: number) {
+  if (!isRelay(op)) return expectProblem(res, status);
+  expect(res.status, res.text).to.equal(status);
+  expect(res.body?.error?.message, res.text).to.be.a('string');
+  expect(res.body.error.type).to.be.a('string');
+  return res.body.error as Record<string, unknown>;
+}
 
 describe('platform: route × principal table', function () {
   this.timeout(120_000);
   let user: Awaited<ReturnType<typeof createUser>>;
   const staff = {} as Record<StaffRole, Awaited<ReturnType<typeof createStaff>>>;
   let unconfirmedStaff: { Authorization: string };
+  let apiKey: { Authorization: string };
 
   before(async () => {
     user = await createUser('table');
@@ -33,6 +44,8 @@ describe('platform: route × principal table', function () {
     await testContainer().accounts.createStaff(email, 'admin', password);
     const login = await api().post('/api/v1/staff/auth/login').send({ email, password });
     unconfirmedStaff = { Authorization: `Bearer ${login.body.token}` };
+    const created = await testContainer().relay.createKey(user.id, { name: 'table', environment: 'live' });
+    apiKey = { Authorization: `Bearer ${created.key}` };
   });
 
   it('the table is not empty and every protected operation names only known schemes', () => {
@@ -58,17 +71,26 @@ describe('platform: route × principal table', function () {
     describe(`${op.method.toUpperCase()} ${op.openapiPath} (${op.operationId})`, () => {
       it('401 without a token, with a malformed one, and with a forged one', async () => {
         const missing = await call(op);
-        expectProblem(missing, 401);
+        expectRefusal(op, missing, 401);
         expect(missing.headers['www-authenticate']).to.equal('Bearer');
-        expectProblem(await call(op, { Authorization: 'Bearer' }), 401);
-        expectProblem(await call(op, { Authorization: `Bearer cst_${'A'.repeat(43)}` }), 401);
+        expectRefusal(op, await call(op, { Authorization: 'Bearer' }), 401);
+        expectRefusal(op, await call(op, { Authorization: `Bearer cst_${'A'.repeat(43)}` }), 401);
+        expectRefusal(op, await call(op, { Authorization: `Bearer cus_live_${'A'.repeat(57)}` }), 401);
       });
+
+      if (!admits(op, 'relayApiKey')) {
+        it('refuses a relay API key (401/403)', async () => {
+          const res = await call(op, apiKey);
+          expect([401, 403]).to.include(res.status);
+          expectRefusal(op, res, res.status);
+        });
+      }
 
       if (!admits(op, 'userSession')) {
         it('refuses a user session (401/403)', async () => {
           const res = await call(op, user.auth);
           expect([401, 403]).to.include(res.status);
-          expectProblem(res, res.status);
+          expectRefusal(op, res, res.status);
         });
       }
 
@@ -77,7 +99,7 @@ describe('platform: route × principal table', function () {
           for (const role of STAFF_ROLES) {
             const res = await call(op, staff[role].auth);
             expect([401, 403], role).to.include(res.status);
-            expectProblem(res, res.status);
+            expectRefusal(op, res, res.status);
           }
         });
       }
@@ -104,5 +126,13 @@ describe('platform: route × principal table', function () {
     expect((await api().get('/api/v1/me').set(user.auth)).status).to.equal(200);
     for (const role of STAFF_ROLES) expect((await api().get('/api/v1/staff/me').set(staff[role].auth)).status, role).to.equal(200);
     expect((await api().get('/api/v1/staff/me').set(unconfirmedStaff)).status).to.equal(200);
+    expect((await api().get('/v1/models').set(apiKey)).status).to.equal(200);
+  });
+
+  it('the relay routes are in the table, each admitting the API key only', () => {
+    const relayOps = protectedOperations.filter(isRelay);
+    expect(relayOps.map((op) => op.operationId)).to.include.members(['listRelayModels', 'createChatCompletion', 'createEmbedding']);
+    for (const op of relayOps) expect(requirementsOf(op), op.operationId).to.deep.equal([{ relayApiKey: [] }]);
+    for (const op of protectedOperations.filter((o) => !isRelay(o))) expect(admits(op, 'relayApiKey'), op.operationId).to.equal(false);
   });
 });

@@ -1,0 +1,47 @@
+// Benchmark target (a child process of relay.bench.ts): the real app on a fresh database with
+// its providers pointed at the fake upstream, one user with an unlimited live key and a key
+// limited to 1 cent. Prints {"port", "key", "limitedKey"} once listening.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createContainer } from '../../src/container.js';
+import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { generateSecrets } from '../../src/platform/dev-secrets.js';
+
+const upstream = process.argv[2];
+const database = process.env.CUSTOS_BENCH_DATABASE ?? 'custos_bench_relay';
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
+const admin = createDb(withDatabaseName(serverUrl, 'postgres'), 1);
+await admin.raw(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+await admin.raw(`CREATE DATABASE "${database}"`);
+await admin.destroy();
+
+const config = loadConfig({
+  ...process.env,
+  ...generateSecrets(),
+  NODE_ENV: 'development',
+  DATABASE_URL: withDatabaseName(serverUrl, database),
+  DATABASE_POOL_MAX: '20',
+  CUSTOS_QUEUE_PREFIX: `custos_bench_${database}`,
+  CUSTOS_LOG_LEVEL: 'silent',
+  CUSTOS_ARTIFACT_DIR: `.local/bench-artifacts/${database}`,
+  CUSTOS_VALIDATE_RESPONSES: 'false',
+  CUSTOS_PROVIDER_OPENAI_BASE_URL: `${upstream}/v1`,
+  CUSTOS_PROVIDER_OPENAI_API_KEY: 'sk-bench',
+});
+const container = createContainer(config);
+await migrateLatest(container.platform.db);
+const user = await container.accounts.register('bench-relay@custos.test', 'Tangerine-Harbour-Quill-42');
+const { key } = await container.relay.createKey(user.id, { name: 'bench', environment: 'live' });
+const { key: limitedKey } = await container.relay.createKey(user.id, { name: 'bench-limited', environment: 'live', spendingLimitCents: 1 });
+
+const server = http.createServer({ keepAlive: true }, createApp(container));
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, key, limitedKey })}\n`);
+});
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => { void container.close().then(() => process.exit(0)); });
+});

@@ -1,0 +1,195 @@
+// The relay's SQL: API keys, the closed relay log, daily usage, the monthly spend ledger and the
+// sub-cent charge carry. Rows are mapped to domain objects here; hashes and salts leave only in
+// ApiKeyCredential, which the service uses for verification and drops.
+import type { Knex } from '../../platform/db.js';
+import type { KeyEnvironment } from './api-keys.js';
+import type { ApiKeyCredential, ApiKeyRecord, NewApiKey, RelayLogEntry, UsageRow } from './relay-types.js';
+
+interface ApiKeyRow {
+  id: string; user_id: string; limit_group_id: string; prefix: string; salt: Buffer; key_hash: Buffer; name: string;
+  environment: KeyEnvironment; spending_limit_cents: number | null; models: string[] | null; created_at: Date;
+  expires_at: Date | null; revoked_at: Date | null; last_used_at: Date | null; replaced_by: string | null;
+}
+
+const toRecord = (r: ApiKeyRow): ApiKeyRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  limitGroupId: r.limit_group_id,
+  prefix: r.prefix,
+  name: r.name,
+  environment: r.environment,
+  spendingLimitCents: r.spending_limit_cents === null ? null : Number(r.spending_limit_cents),
+  models: r.models,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  revokedAt: r.revoked_at,
+  lastUsedAt: r.last_used_at,
+  replacedBy: r.replaced_by,
+});
+
+const PUBLIC_COLUMNS = ['id', 'user_id', 'limit_group_id', 'prefix', 'name', 'environment', 'spending_limit_cents', 'models', 'created_at', 'expires_at', 'revoked_at', 'last_used_at', 'replaced_by'];
+
+export function createRelayRepo(db: Knex) {
+  const keys = (trx: Knex | Knex.Transaction = db) => trx<ApiKeyRow>('api_keys');
+
+  return {
+    async insertKey(key: NewApiKey, trx: Knex | Knex.Transaction = db): Promise<ApiKeyRecord> {
+      const [row] = await keys(trx).insert({
+        id: key.id, user_id: key.userId, limit_group_id: key.limitGroupId, prefix: key.prefix, salt: key.salt, key_hash: key.keyHash,
+        name: key.name, environment: key.environment, spending_limit_cents: key.spendingLimitCents, models: key.models, expires_at: key.expiresAt,
+      }).returning(PUBLIC_COLUMNS);
+      return toRecord(row as ApiKeyRow);
+    },
+
+    /** Keys that are not revoked, newest first, with what each limit group spent in `period`. */
+    async listKeys(userId: string, period: string): Promise<Array<ApiKeyRecord & { spentMicrocents: number }>> {
+      const rows = await db('api_keys as k')
+        .leftJoin('relay_spend as s', (j) => j.on('s.limit_group_id', 'k.limit_group_id').andOn('s.period', db.raw('?', [period])))
+        .where('k.user_id', userId).whereNull('k.revoked_at')
+        .orderBy('k.created_at', 'desc')
+        .select([...PUBLIC_COLUMNS.map((c) => `k.${c}`), db.raw('coalesce(s.spent_microcents, 0) as spent_microcents')]);
+      return rows.map((r: ApiKeyRow & { spent_microcents: number }) => ({ ...toRecord(r), spentMicrocents: Number(r.spent_microcents) }));
+    },
+
+    async findKey(userId: string, id: string): Promise<ApiKeyRecord | null> {
+      const row = await keys().where({ user_id: userId, id }).whereNull('revoked_at').first(PUBLIC_COLUMNS);
+      return row ? toRecord(row as unknown as ApiKeyRow) : null;
+    },
+
+    /**
+     * The key behind a prefix, read from PostgreSQL on every call (one unique-index lookup), with
+     * its group's spend this period. No cache, so a revocation holds on every replica at once.
+     */
+    async findCredential(prefix: string, period: string): Promise<ApiKeyCredential | null> {
+      const row = await db('api_keys as k')
+        .leftJoin('relay_spend as s', (j) => j.on('s.limit_group_id', 'k.limit_group_id').andOn('s.period', db.raw('?', [period])))
+        .where('k.prefix', prefix)
+        .first('k.*', db.raw('coalesce(s.spent_microcents, 0) as spent_microcents')) as (ApiKeyRow & { spent_microcents: number }) | undefined;
+      if (!row) return null;
+      return { ...toRecord(row), salt: row.salt, keyHash: row.key_hash, spentMicrocents: Number(row.spent_microcents) };
+    },
+
+    /** Written at most once a minute per key, so a busy key does not turn every call into a write. */
+    async touchKey(id: string): Promise<void> {
+      await keys().where({ id }).andWhere((q) => q.whereNull('last_used_at').orWhere('last_used_at', '<', db.raw(`now() - interval '1 minute'`)))
+        .update({ last_used_at: db.fn.now() });
+    },
+
+    async revokeKey(userId: string, id: string): Promise<boolean> {
+      return (await keys().where({ user_id: userId, id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() })) > 0;
+    },
+
+    /** Old key ends at `endsAt` (never later than it already would), a new key takes its place. */
+    async rotateKey(userId: string, id: string, endsAt: Date, replacement: (old: ApiKeyRecord) => NewApiKey): Promise<{ old: ApiKeyRecord; created: ApiKeyRecord } | null> {
+      return db.transaction(async (trx) => {
+        const row = await keys(trx).where({ user_id: userId, id }).whereNull('revoked_at').whereNull('replaced_by').forUpdate().first(PUBLIC_COLUMNS);
+        if (!row) return null;
+        const old = toRecord(row as unknown as ApiKeyRow);
+        if (old.expiresAt && old.expiresAt <= new Date()) return null;
+        const created = await this.insertKey(replacement(old), trx);
+        const [updated] = await keys(trx).where({ id }).update({
+          replaced_by: created.id,
+          expires_at: trx.raw('LEAST(coalesce(expires_at, ?::timestamptz), ?::timestamptz)', [endsAt, endsAt]),
+        }).returning(PUBLIC_COLUMNS);
+        return { old: toRecord(updated as ApiKeyRow), created };
+      });
+    },
+
+    /**
+     * One statement per settled call: the log row, the day's usage, the month's spend and the
+     * charge carry. Returns the whole cents now due to the credit ledger (the carry keeps the rest).
+     */
+    async settle(entry: RelayLogEntry): Promise<{ dueCents: number }> {
+      const result = await db.raw(`
+        WITH log AS (
+          INSERT INTO relay_log (api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost_microcents)
+          VALUES (:apiKeyId, :userId, :environment, :provider, :model, :status, :reason, :inputTokens, :outputTokens, :cachedTokens, :latencyMs, :cost)
+          RETURNING id
+        ), usage AS (
+          INSERT INTO relay_usage_daily AS u (user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost_microcents)
+          VALUES (:userId, :apiKeyId, :model, (now() AT TIME ZONE 'UTC')::date, :environment, 1, :inputTokens, :outputTokens, :cachedTokens, :cost)
+          ON CONFLICT (user_id, api_key_id, model, day) DO UPDATE SET requests = u.requests + 1,
+            input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
+            cached_tokens = u.cached_tokens + excluded.cached_tokens, cost_microcents = u.cost_microcents + excluded.cost_microcents
+          RETURNING 1
+        ), spend AS (
+          INSERT INTO relay_spend AS s (limit_group_id, user_id, period, spent_microcents) VALUES (:limitGroupId, :userId, :period, :cost)
+          ON CONFLICT (limit_group_id, period) DO UPDATE SET spent_microcents = s.spent_microcents + excluded.spent_microcents
+          RETURNING 1
+        )
+        INSERT INTO relay_charge_carry AS c (user_id, carry_microcents, last_due_cents)
+        VALUES (:userId, :cost::bigint % 1000000, :cost::bigint / 1000000)
+        ON CONFLICT (user_id) DO UPDATE SET last_due_cents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) / 1000000,
+          carry_microcents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) % 1000000
+        RETURNING last_due_cents`,
+      { ...entry, cost: entry.costMicrocents });
+      const dueCents = Number(result.rows[0].last_due_cents);
+      return { dueCents };
+    },
+
+    /** Gives back cents the credit ledger refused, so they are charged with the next call. */
+    async restoreCarry(userId: string, cents: number): Promise<void> {
+      // The carry may now exceed a cent; the next settlement charges it.
+      await db('relay_charge_carry').where({ user_id: userId }).increment('carry_microcents', cents * 1_000_000);
+    },
+
+    async spentMicrocents(limitGroupId: string, period: string): Promise<number> {
+      const row = await db('relay_spend').where({ limit_group_id: limitGroupId, period }).first('spent_microcents');
+      return row ? Number(row.spent_microcents) : 0;
+    },
+
+    async usage(userId: string, from: string, to: string): Promise<UsageRow[]> {
+      const rows = await db('relay_usage_daily').where('user_id', userId).whereBetween('day', [from, to])
+        .orderBy([{ column: 'day', order: 'desc' }, 'api_key_id', 'model'])
+        .select(db.raw(`to_char(day, 'YYYY-MM-DD') as day`), 'api_key_id', 'model', 'environment', 'requests', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_microcents');
+      return rows.map((r) => ({
+        day: r.day, apiKeyId: r.api_key_id, model: r.model, environment: r.environment, requests: Number(r.requests),
+        inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), cachedTokens: Number(r.cached_tokens), costMicrocents: Number(r.cost_microcents),
+      }));
+    },
+
+    async purgeLogBefore(cutoff: Date): Promise<number> {
+      return db('relay_log').where('at', '<', cutoff).delete();
+    },
+
+    /** Staff view of the log, newest first, optionally for one user. */
+    async readLog(filter: { userId?: string; from: Date; to: Date; beforeId?: number }, limit: number) {
+      const q = db('relay_log').whereBetween('at', [filter.from, filter.to]).orderBy('id', 'desc').limit(limit);
+      if (filter.userId) q.where('user_id', filter.userId);
+      if (filter.beforeId) q.where('id', '<', filter.beforeId);
+      const rows = await q.select('id', 'at', 'api_key_id', 'user_id', 'environment', 'provider', 'model', 'status', 'reason', 'input_tokens', 'output_tokens', 'cached_tokens', 'latency_ms', 'cost_microcents');
+      return rows.map((r) => ({
+        id: Number(r.id), at: r.at as Date, apiKeyId: r.api_key_id as string, userId: r.user_id as string, environment: r.environment as string, provider: r.provider as string,
+        model: r.model as string, status: r.status as number, reason: r.reason as string, inputTokens: r.input_tokens as number, outputTokens: r.output_tokens as number,
+        cachedTokens: r.cached_tokens as number, latencyMs: r.latency_ms as number, costMicrocents: Number(r.cost_microcents),
+      }));
+    },
+
+    async storedCredential(provider: string, environment: KeyEnvironment): Promise<{ ciphertext: Buffer; updatedAt: Date } | null> {
+      const row = await db('relay_provider_credentials').where({ provider, environment }).first();
+      return row ? { ciphertext: row.api_key_enc, updatedAt: row.updated_at } : null;
+    },
+    async storedCredentialList(): Promise<Array<{ provider: string; environment: KeyEnvironment; updatedAt: Date }>> {
+      return (await db('relay_provider_credentials').select('provider', 'environment', 'updated_at')).map((r) => ({ provider: r.provider, environment: r.environment, updatedAt: r.updated_at }));
+    },
+    async storeCredential(provider: string, environment: KeyEnvironment, ciphertext: Buffer, staffId: string): Promise<void> {
+      await db('relay_provider_credentials').insert({ provider, environment, api_key_enc: ciphertext, updated_by: staffId, updated_at: db.fn.now() })
+        .onConflict(['provider', 'environment']).merge();
+    },
+    async deleteCredential(provider: string, environment: KeyEnvironment): Promise<boolean> {
+      return (await db('relay_provider_credentials').where({ provider, environment }).delete()) > 0;
+    },
+
+    /** Every key of the user, revoked ones included (exports). */
+    async allKeys(userId: string): Promise<ApiKeyRecord[]> {
+      return (await keys().where({ user_id: userId }).orderBy('created_at').select(PUBLIC_COLUMNS)).map((r) => toRecord(r as unknown as ApiKeyRow));
+    },
+
+    async oldestLogAt(): Promise<Date | null> {
+      const row = await db('relay_log').min('at as at').first();
+      return row?.at ? new Date(row.at as string | Date) : null;
+    },
+  };
+}
+
+export type RelayRepo = ReturnType<typeof createRelayRepo>;

@@ -1,0 +1,176 @@
+// The relay's rules: API keys (issue, list, revoke, rotate, resolve), the calls (relay-calls.ts),
+// settlement (log, usage, spend ledger, credit ledger) and the facts the trust centre reports.
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../../platform/http/problem.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Principal } from '../../platform/http/auth.js';
+import type { NewTransaction } from '../chat/chat-types.js';
+import { displayPrefix, generateApiKey, parseApiKey, verifyApiKey, type KeyEnvironment } from './api-keys.js';
+import { createRelayCalls, type CallDeps, type Settlement } from './relay-calls.js';
+import { PROVIDERS, type Catalogue, type ProviderName } from './relay-catalogue.js';
+import type { RelayRepo } from './relay-repo.js';
+import type { ApiKeyCredential, ApiKeyRecord } from './relay-types.js';
+import { spendPeriod, type SpendLimiter } from './spend-limiter.js';
+import type { ProviderAdapter, ProviderTarget } from './providers/provider-types.js';
+
+type Deps = {
+  repo: RelayRepo;
+  limiter: SpendLimiter;
+  catalogue: Catalogue;
+  adapters: Record<ProviderName, ProviderAdapter | undefined>;
+  ledger: { recordTransaction(userId: string, input: NewTransaction): Promise<unknown> };
+  /** The provider credential for an environment (configuration, or one stored by an operator). */
+  providerTarget(provider: ProviderName, environment: KeyEnvironment): Promise<ProviderTarget | null>;
+  pepper: Buffer;
+  currency: string;
+  logRetentionDays: number;
+  upstreamTimeoutMs: number;
+  keepAliveMs: number;
+  logger: Pick<Logger, 'warn' | 'error'>;
+};
+
+export interface NewKeyInput {
+  name: string;
+  environment: KeyEnvironment;
+  spendingLimitCents?: number | null;
+  expiresAt?: Date | null;
+  models?: string[] | null;
+}
+
+export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 86_400;
+
+export function createRelayService(deps: Deps) {
+  const { repo, catalogue, pepper } = deps;
+
+  function checkModels(models: string[] | null | undefined): string[] | null {
+    if (!models || models.length === 0) return null;
+    const unknown = models.filter((id) => !catalogue.find(id));
+    if (unknown.length) throw new ConflictError(`Unknown model ids: ${unknown.join(', ')}. GET /v1/models lists them.`);
+    return [...new Set(models)];
+  }
+
+  async function issue(userId: string, input: NewKeyInput, limitGroupId?: string) {
+    if (input.expiresAt && input.expiresAt <= new Date()) throw new ConflictError('expiresAt must be in the future.');
+    const generated = generateApiKey(input.environment, pepper);
+    const id = randomUUID();
+    const record = {
+      id, userId, limitGroupId: limitGroupId ?? id, prefix: generated.prefix, salt: generated.salt, keyHash: generated.hash,
+      name: input.name, environment: input.environment, spendingLimitCents: input.spendingLimitCents ?? null,
+      models: checkModels(input.models), expiresAt: input.expiresAt ?? null,
+    };
+    return { record, key: generated.key };
+  }
+
+  // Settlements still being written; awaited by drain() (shutdown, tests).
+  const pending = new Set<Promise<void>>();
+  function settle(s: Settlement): Promise<void> {
+    const writing = settleNow(s).catch((error: Error) => {
+      deps.logger.error({ err: { message: error.message } }, 'relay: a call could not be settled');
+    });
+    pending.add(writing);
+    void writing.finally(() => pending.delete(writing));
+    return writing;
+  }
+
+  async function settleNow(s: Settlement): Promise<void> {
+    if (s.key.spendingLimitCents !== null) {
+      await deps.limiter.settle(s.key.limitGroupId, s.period, s.costMicrocents - s.reservedMicrocents).catch((error: Error) =>
+        deps.logger.warn({ err: { message: error.message } }, 'relay: could not settle a reservation in Redis; the PostgreSQL ledger stays right'));
+    }
+    const { dueCents } = await repo.settle({
+      apiKeyId: s.key.id, limitGroupId: s.key.limitGroupId, userId: s.key.userId, environment: s.key.environment, provider: s.model.provider,
+      model: s.model.id, status: s.status, reason: s.reason, inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens,
+      cachedTokens: s.usage.cachedTokens, latencyMs: s.latencyMs, costMicrocents: s.costMicrocents, period: s.period,
+    });
+    if (dueCents > 0) {
+      try {
+        await deps.ledger.recordTransaction(s.key.userId, { kind: 'usage', amountCents: dueCents, currency: deps.currency, description: `API relay usage (${s.model.id})` });
+      } catch (error) {
+        await repo.restoreCarry(s.key.userId, dueCents);
+        deps.logger.error({ err: { message: (error as Error).message } }, 'relay: usage could not be charged to the credit ledger; kept for the next settlement');
+      }
+    }
+    await repo.touchKey(s.key.id).catch(() => {});
+  }
+
+  const callDeps: CallDeps = {
+    catalogue, adapters: deps.adapters, limiter: deps.limiter, target: deps.providerTarget, settle,
+    upstreamTimeoutMs: deps.upstreamTimeoutMs, keepAliveMs: deps.keepAliveMs,
+  };
+  const calls = createRelayCalls(callDeps);
+
+  return {
+    ...calls,
+    catalogue,
+    /** Resolves once every settlement started so far is written. */
+    async drain(): Promise<void> {
+      while (pending.size) await Promise.all([...pending]);
+    },
+    currency: deps.currency,
+
+    async createKey(userId: string, input: NewKeyInput): Promise<{ record: ApiKeyRecord; key: string }> {
+      const { record, key } = await issue(userId, input);
+      return { record: await repo.insertKey(record), key };
+    },
+
+    listKeys: (userId: string) => repo.listKeys(userId, spendPeriod()),
+
+    async revokeKey(userId: string, id: string): Promise<void> {
+      if (!(await repo.revokeKey(userId, id))) throw new NotFoundError('No such API key.');
+    },
+
+    /** A new key in the old one's place; the old one keeps working for `overlapSeconds`, then stops. */
+    async rotateKey(userId: string, id: string, overlapSeconds: number): Promise<{ old: ApiKeyRecord; record: ApiKeyRecord; key: string }> {
+      let key = '';
+      const rotated = await repo.rotateKey(userId, id, new Date(Date.now() + overlapSeconds * 1000), (old) => {
+        const generated = generateApiKey(old.environment, pepper);
+        key = generated.key;
+        return {
+          id: randomUUID(), userId, limitGroupId: old.limitGroupId, prefix: generated.prefix, salt: generated.salt, keyHash: generated.hash,
+          name: old.name, environment: old.environment, spendingLimitCents: old.spendingLimitCents, models: old.models, expiresAt: null,
+        };
+      });
+      if (!rotated) throw new NotFoundError('No such live API key (revoked, expired or already rotated keys cannot be rotated).');
+      return { old: rotated.old, record: rotated.created, key };
+    },
+
+    /**
+     * The key behind a bearer token, or null. A malformed token (wrong shape or checksum) is
+     * refused before any lookup; a well-formed one is looked up by its prefix and its salted
+     * hash compared in constant time. Expiry and revocation are read from PostgreSQL each time.
+     */
+    async resolveKey(token: string): Promise<ApiKeyCredential | null> {
+      const parsed = parseApiKey(token);
+      if (!parsed) return null;
+      const credential = await repo.findCredential(parsed.prefix, spendPeriod());
+      if (!credential || credential.environment !== parsed.environment) return null;
+      if (!verifyApiKey(pepper, credential.salt, credential.keyHash, token)) return null;
+      if (credential.revokedAt) return null;
+      if (credential.expiresAt && credential.expiresAt <= new Date()) return null;
+      return credential;
+    },
+
+    principalOf: (credential: ApiKeyCredential): Principal => ({ kind: 'apiKey', apiKeyId: credential.id, userId: credential.userId }),
+    displayPrefix: (record: ApiKeyRecord) => displayPrefix(record.environment, record.prefix),
+
+    usage: (userId: string, from: string, to: string) => repo.usage(userId, from, to),
+
+    // For the scheduler and the trust centre.
+    logRetentionDays: deps.logRetentionDays,
+    async purgeExpiredLog(now = new Date()): Promise<number> {
+      return repo.purgeLogBefore(new Date(now.getTime() - deps.logRetentionDays * 86_400_000));
+    },
+    oldestLogAt: () => repo.oldestLogAt(),
+    /** Each provider with its paid-tier flag (from the catalogue) and whether it is configured. */
+    async providers(): Promise<Array<{ provider: ProviderName; name: string; paidTier: boolean; configured: boolean }>> {
+      return Promise.all(PROVIDERS.map(async (provider) => ({
+        provider,
+        name: catalogue.providers[provider].name,
+        paidTier: catalogue.providers[provider].paidTier,
+        configured: Boolean(deps.adapters[provider]) && Boolean(await deps.providerTarget(provider, 'live')),
+      })));
+    },
+  };
+}
+
+export type RelayService = ReturnType<typeof createRelayService>;
