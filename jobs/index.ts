@@ -7,6 +7,7 @@ import type { ScheduledTask } from '../src/platform/platform.js';
 import { backupJobs } from './backups.js';
 import { auditJobs } from './audit.js';
 import { privacyJobs } from './privacy.js';
+import { trustJobs } from './trust.js';
 
 export interface DomainJobs {
   workers?: (connect: () => Redis) => Worker[];
@@ -19,5 +20,6 @@ export function createJobs(container: Container): DomainJobs[] {
     backupJobs(container),
     auditJobs(container),
     privacyJobs(container),
+    trustJobs(container),
   ];
 }

@@ -49,6 +49,21 @@ const url = (...protocols: string[]) => (raw: string, name: string) => {
   }
   return raw;
 };
+const timeZone = (raw: string, name: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: raw });
+  } catch {
+    throw new ConfigError(name, `must be an IANA time zone such as Europe/Berlin, got "${raw}"`);
+  }
+  return raw;
+};
+// RFC 9116 §2.5.3: each Contact is a URI; an email address must be a mailto: URI.
+const contactUris = (raw: string, name: string) => {
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    if (!/^(mailto:[^@\s]+@[^@\s]+|https:\/\/\S+|tel:\+?[0-9-]+)$/.test(entry)) throw new ConfigError(name, `"${entry}" must be a mailto:, https: or tel: URI`);
+  }
+  return raw === '' ? undefined : raw;
+};
 const optionalText = (raw: string) => (raw === '' ? undefined : raw);
 
 /** "1:<base64 32 bytes>,2:<base64 32 bytes>" -> Map(version -> key). */
@@ -123,6 +138,15 @@ const settings = {
   CUSTOS_DELETION_BATCH_ROWS: { doc: 'Rows an account deletion removes per transaction (each batch records its count).', default: '1000', parse: integer(100, 100000) },
   CUSTOS_DELETION_PAUSE_MS: { doc: 'Pause between deletion batches, leaving the database to other users\' queries.', default: '20', parse: integer(0, 10000) },
   CUSTOS_AUDIT_RETENTION_DAYS: { doc: 'Audit-trail entries older than this are purged, only in whole signed-checkpoint ranges (the purge is itself recorded).', default: '400', parse: integer(1, 36500) },
+  CUSTOS_SECURITY_CONTACT: { doc: 'security.txt Contact (RFC 9116): comma-separated mailto:, https: or tel: URIs, in order of preference. Without it /.well-known/security.txt answers 404.', default: '', parse: contactUris },
+  CUSTOS_SECURITY_POLICY_URL: { doc: 'security.txt Policy: the vulnerability disclosure policy (default: PUBLIC_URL/trust#report).', default: '', parse: optionalText },
+  CUSTOS_SECURITY_ACKNOWLEDGMENTS_URL: { doc: 'security.txt Acknowledgments (default: PUBLIC_URL/api/v1/trust/acknowledgements).', default: '', parse: optionalText },
+  CUSTOS_SECURITY_LANGUAGES: { doc: 'security.txt Preferred-Languages: comma-separated language tags (RFC 5646).', default: 'en', parse: text },
+  CUSTOS_SECURITY_ENCRYPTION_URL: { doc: 'security.txt Encryption: URI of the OpenPGP key reporters should encrypt to; the field is left out when empty.', default: '', parse: optionalText },
+  CUSTOS_SECURITY_TXT_EXPIRES_DAYS: { doc: 'security.txt Expires is renewed on every request to this many days ahead (RFC 9116 advises under a year).', default: '180', parse: integer(1, 364) },
+  CUSTOS_TRUST_POSTURE_CACHE_SECONDS: { doc: 'The signed trust posture is recomputed at most this often per process (and served with this max-age).', default: '30', parse: integer(0, 3600) },
+  CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE: { doc: 'Requests per client IP per minute to the public trust-centre routes (Redis counters) before 429.', default: '120', parse: integer(1) },
+  CUSTOS_TRUST_TIME_ZONE: { doc: 'IANA time zone whose weekends business-day deadlines skip (vulnerability timelines).', default: 'UTC', parse: timeZone },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
 } satisfies Record<string, Setting<unknown>>;
 
@@ -159,11 +183,19 @@ export interface Config {
   shutdownGraceMs: number;
   privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
+  trust: {
+    securityTxt: { contact: string[]; policyUrl?: string; acknowledgmentsUrl?: string; languages: string[]; encryptionUrl?: string; expiresDays: number };
+    postureCacheSeconds: number;
+    rateLimitPerMinute: number;
+    timeZone: string;
+  };
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
 }
 
 type Env = Record<string, string | undefined>;
+
+const list = (raw: string | undefined) => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
 function read<K extends SettingName>(env: Env, name: K): Parsed<K> | undefined {
   const setting: Setting<unknown> = settings[name];
@@ -261,6 +293,19 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     shutdownGraceMs: read(env, 'CUSTOS_SHUTDOWN_GRACE_MS')!,
     privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')!, deletionBatchRows: read(env, 'CUSTOS_DELETION_BATCH_ROWS')!, deletionPauseMs: read(env, 'CUSTOS_DELETION_PAUSE_MS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },
+    trust: {
+      securityTxt: {
+        contact: list(read(env, 'CUSTOS_SECURITY_CONTACT')),
+        policyUrl: read(env, 'CUSTOS_SECURITY_POLICY_URL'),
+        acknowledgmentsUrl: read(env, 'CUSTOS_SECURITY_ACKNOWLEDGMENTS_URL'),
+        languages: list(read(env, 'CUSTOS_SECURITY_LANGUAGES')),
+        encryptionUrl: read(env, 'CUSTOS_SECURITY_ENCRYPTION_URL'),
+        expiresDays: read(env, 'CUSTOS_SECURITY_TXT_EXPIRES_DAYS')!,
+      },
+      postureCacheSeconds: read(env, 'CUSTOS_TRUST_POSTURE_CACHE_SECONDS')!,
+      rateLimitPerMinute: read(env, 'CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE')!,
+      timeZone: read(env, 'CUSTOS_TRUST_TIME_ZONE')!,
+    },
     generatedSecrets,
   };
 }

@@ -9,6 +9,7 @@ import { registerChat } from './modules/chat/chat-module.js';
 import { registerAudit } from './modules/audit/audit-module.js';
 import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerBackups } from './modules/backups/backups-module.js';
+import { registerTrust } from './modules/trust/trust-module.js';
 
 export interface Container {
   platform: Platform;
@@ -19,6 +20,7 @@ export interface Container {
   audit: ReturnType<typeof registerAudit>['service'];
   privacy: ReturnType<typeof registerPrivacy>['service'];
   backups: ReturnType<typeof registerBackups>['service'];
+  trust: ReturnType<typeof registerTrust>['service'];
   close(): Promise<void>;
 }
 
@@ -31,18 +33,22 @@ export function createContainer(config: Config, logger?: Logger): Container {
   // Privacy asks every module (itself included) for its share of a user's data, hence the thunk.
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const backups = registerBackups(platform);
+  const document = loadOpenApi();
+  // The relay, once installed, is handed in here as `relay` (its log age and providers).
+  const trust = registerTrust(platform, { document, backups: backups.service, audit: audit.service });
   const modules: ModuleRegistration[] = [
-    accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
+    accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration, trust.registration,
   ];
   return {
     platform,
-    document: loadOpenApi(),
+    document,
     modules,
     accounts: accounts.service,
     chat: chat.service,
     audit: audit.service,
     privacy: privacy.service,
     backups: backups.service,
+    trust: trust.service,
     close: () => closePlatform(platform),
   };
 }

@@ -1,0 +1,33 @@
+// Wires the trust centre from the platform and the services it reads: backups (last runs),
+// audit (chain head, verification, and the record of every staff change), and optionally the
+// relay (log age, providers), which may not be installed.
+import type { OpenApiDocument } from '../../platform/http/openapi.js';
+import type { ModuleRegistration, Platform } from '../../platform/platform.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { BackupsService } from '../backups/backups-service.js';
+import type { RelayEvidence } from './posture.js';
+import { createPublicRateLimit } from './public-rate-limit.js';
+import { createTrustRepo } from './trust-repo.js';
+import { trustRoutes } from './trust-routes.js';
+import { createTrustService } from './trust-service.js';
+import { createVulnerabilityService } from './vulnerability-service.js';
+
+export interface TrustModuleDeps {
+  document: OpenApiDocument;
+  backups: Pick<BackupsService, 'list'>;
+  audit: Pick<AuditService, 'head' | 'verify' | 'record'>;
+  relay?: RelayEvidence;
+}
+
+export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
+  const { config, db, signer, fieldCipher, redis } = platform;
+  const repo = createTrustRepo(db);
+  const service = createTrustService({ config, signer, repo, document: deps.document, backups: deps.backups, audit: deps.audit, relay: deps.relay });
+  const vulnerabilities = createVulnerabilityService({ repo, fieldCipher, audit: deps.audit, timeZone: config.trust.timeZone });
+  const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);
+  const registration: ModuleRegistration = {
+    name: 'trust',
+    routes: trustRoutes({ trust: service, vulnerabilities, rateLimit, publicUrl: config.publicUrl, postureCacheSeconds: config.trust.postureCacheSeconds }),
+  };
+  return { service: { ...service, vulnerabilities }, registration };
+}
