@@ -35,7 +35,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
   const backups = registerBackups(platform);
   const document = loadOpenApi();
   // The relay, once installed, is handed in here as `relay` (its log age and providers).
-  const trust = registerTrust(platform, { document, backups: backups.service, audit: audit.service });
+  const trust = registerTrust(platform, { document, backups: backups.service, accounts: accounts.service, audit: audit.service });
   const modules: ModuleRegistration[] = [
     accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration, trust.registration,
   ];

@@ -11,12 +11,13 @@ export interface QueuePayloads {
   'privacy-export': { requestId: string };
   'privacy-deletion': { requestId: string };
   'trust': { task: 'verify-audit' };
+  'trust-incident-notify': { notificationId: string };
 }
 
 export type QueueName = keyof QueuePayloads;
 
 /** Every queue, at run time (the metrics scrape reports each one's depth, opened or not). */
-export const QUEUE_NAMES = ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion', 'trust'] as const satisfies readonly QueueName[];
+export const QUEUE_NAMES = ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion', 'trust', 'trust-incident-notify'] as const satisfies readonly QueueName[];
 // A queue added to QueuePayloads but not to QUEUE_NAMES fails to compile here.
 const everyQueueListed: Exclude<QueueName, (typeof QUEUE_NAMES)[number]> extends never ? true : never = true;
 void everyQueueListed;

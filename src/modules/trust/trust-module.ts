@@ -3,6 +3,7 @@
 // relay (log age, providers), which may not be installed.
 import type { OpenApiDocument } from '../../platform/http/openapi.js';
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
+import type { AccountsService } from '../accounts/accounts-service.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { BackupsService } from '../backups/backups-service.js';
 import type { RelayEvidence } from './posture.js';
@@ -11,10 +12,14 @@ import { createTrustRepo } from './trust-repo.js';
 import { trustRoutes } from './trust-routes.js';
 import { createTrustService } from './trust-service.js';
 import { createVulnerabilityService } from './vulnerability-service.js';
+import { createIncidentsRepo } from './incidents-repo.js';
+import { incidentRoutes } from './incident-routes.js';
+import { createIncidentService } from './incident-service.js';
 
 export interface TrustModuleDeps {
   document: OpenApiDocument;
   backups: Pick<BackupsService, 'list'>;
+  accounts: Pick<AccountsService, 'getAccount'>;
   audit: Pick<AuditService, 'head' | 'verify' | 'record'>;
   relay?: RelayEvidence;
 }
@@ -24,10 +29,14 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
   const repo = createTrustRepo(db);
   const service = createTrustService({ config, signer, repo, document: deps.document, backups: deps.backups, audit: deps.audit, relay: deps.relay });
   const vulnerabilities = createVulnerabilityService({ repo, fieldCipher, audit: deps.audit, timeZone: config.trust.timeZone });
+  const incidents = createIncidentService({ repo: createIncidentsRepo(db), accounts: deps.accounts, audit: deps.audit, queues: platform.queues });
   const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);
   const registration: ModuleRegistration = {
     name: 'trust',
-    routes: trustRoutes({ trust: service, vulnerabilities, rateLimit, publicUrl: config.publicUrl, postureCacheSeconds: config.trust.postureCacheSeconds }),
+    routes: {
+      ...trustRoutes({ trust: service, vulnerabilities, rateLimit, publicUrl: config.publicUrl, postureCacheSeconds: config.trust.postureCacheSeconds }),
+      ...incidentRoutes(incidents),
+    },
   };
-  return { service: { ...service, vulnerabilities }, registration };
+  return { service: { ...service, vulnerabilities, incidents }, registration };
 }
