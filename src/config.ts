@@ -146,6 +146,7 @@ const settings = {
   CUSTOS_SECURITY_TXT_EXPIRES_DAYS: { doc: 'security.txt Expires is renewed on every request to this many days ahead (RFC 9116 advises under a year).', default: '180', parse: integer(1, 364) },
   CUSTOS_TRUST_POSTURE_CACHE_SECONDS: { doc: 'The signed trust posture is recomputed at most this often per process (and served with this max-age).', default: '30', parse: integer(0, 3600) },
   CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE: { doc: 'Requests per client IP per minute to the public trust-centre routes (Redis counters) before 429.', default: '120', parse: integer(1) },
+  CUSTOS_TRUST_SUBPROCESSOR_NOTICE_DAYS: { doc: 'Default notice (days) between announcing a sub-processor change and its taking effect.', default: '30', parse: integer(0, 365) },
   CUSTOS_TRUST_TIME_ZONE: { doc: 'IANA time zone whose weekends business-day deadlines skip (vulnerability timelines).', default: 'UTC', parse: timeZone },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
 } satisfies Record<string, Setting<unknown>>;
@@ -188,6 +189,7 @@ export interface Config {
     postureCacheSeconds: number;
     rateLimitPerMinute: number;
     timeZone: string;
+    subprocessorNoticeDays: number;
   };
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
@@ -305,6 +307,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
       postureCacheSeconds: read(env, 'CUSTOS_TRUST_POSTURE_CACHE_SECONDS')!,
       rateLimitPerMinute: read(env, 'CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE')!,
       timeZone: read(env, 'CUSTOS_TRUST_TIME_ZONE')!,
+      subprocessorNoticeDays: read(env, 'CUSTOS_TRUST_SUBPROCESSOR_NOTICE_DAYS')!,
     },
     generatedSecrets,
   };

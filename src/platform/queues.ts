@@ -10,7 +10,7 @@ export interface QueuePayloads {
   'backups-verify': { backupRunId: string };
   'privacy-export': { requestId: string };
   'privacy-deletion': { requestId: string };
-  'trust': { task: 'verify-audit' };
+  'trust': { task: 'verify-audit' | 'subprocessor-notices' };
   'trust-incident-notify': { notificationId: string };
 }
 

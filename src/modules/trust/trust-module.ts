@@ -15,6 +15,9 @@ import { createVulnerabilityService } from './vulnerability-service.js';
 import { createIncidentsRepo } from './incidents-repo.js';
 import { incidentRoutes } from './incident-routes.js';
 import { createIncidentService } from './incident-service.js';
+import { createSubprocessorsRepo } from './subprocessors-repo.js';
+import { subprocessorRoutes } from './subprocessor-routes.js';
+import { createSubprocessorService } from './subprocessor-service.js';
 
 export interface TrustModuleDeps {
   document: OpenApiDocument;
@@ -30,13 +33,17 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
   const service = createTrustService({ config, signer, repo, document: deps.document, backups: deps.backups, audit: deps.audit, relay: deps.relay });
   const vulnerabilities = createVulnerabilityService({ repo, fieldCipher, audit: deps.audit, timeZone: config.trust.timeZone });
   const incidents = createIncidentService({ repo: createIncidentsRepo(db), accounts: deps.accounts, audit: deps.audit, queues: platform.queues });
+  const subprocessors = createSubprocessorService({
+    repo: createSubprocessorsRepo(db), audit: deps.audit, fieldCipher, pepper: config.apiKeyPepper, noticeDays: config.trust.subprocessorNoticeDays, publicUrl: config.publicUrl,
+  });
   const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);
   const registration: ModuleRegistration = {
     name: 'trust',
     routes: {
       ...trustRoutes({ trust: service, vulnerabilities, rateLimit, publicUrl: config.publicUrl, postureCacheSeconds: config.trust.postureCacheSeconds }),
       ...incidentRoutes(incidents),
+      ...subprocessorRoutes(subprocessors, rateLimit, config.publicUrl),
     },
   };
-  return { service: { ...service, vulnerabilities, incidents }, registration };
+  return { service: { ...service, vulnerabilities, incidents, subprocessors }, registration };
 }
