@@ -147,6 +147,9 @@ const settings = {
   CUSTOS_TRUST_POSTURE_CACHE_SECONDS: { doc: 'The signed trust posture is recomputed at most this often per process (and served with this max-age).', default: '30', parse: integer(0, 3600) },
   CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE: { doc: 'Requests per client IP per minute to the public trust-centre routes (Redis counters) before 429.', default: '120', parse: integer(1) },
   CUSTOS_TRUST_SUBPROCESSOR_NOTICE_DAYS: { doc: 'Default notice (days) between announcing a sub-processor change and its taking effect.', default: '30', parse: integer(0, 365) },
+  CUSTOS_TRUST_AUTO_APPROVE_DOMAINS: { doc: 'Comma-separated email domains whose requests for restricted trust documents are approved without staff (the link still goes to that mailbox).', default: '', parse: text },
+  CUSTOS_TRUST_GRANT_HOURS: { doc: 'Hours a restricted-document grant lasts after the NDA is accepted.', default: '72', parse: integer(1, 24 * 90) },
+  CUSTOS_TRUST_NDA_FILE: { doc: 'File holding the NDA text of the click-through (its SHA-256 is recorded with each acceptance); a built-in text otherwise.', parse: optionalText },
   CUSTOS_TRUST_TIME_ZONE: { doc: 'IANA time zone whose weekends business-day deadlines skip (vulnerability timelines).', default: 'UTC', parse: timeZone },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
 } satisfies Record<string, Setting<unknown>>;
@@ -190,6 +193,9 @@ export interface Config {
     rateLimitPerMinute: number;
     timeZone: string;
     subprocessorNoticeDays: number;
+    autoApproveDomains: string[];
+    grantHours: number;
+    ndaFile?: string;
   };
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
@@ -308,6 +314,9 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
       rateLimitPerMinute: read(env, 'CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE')!,
       timeZone: read(env, 'CUSTOS_TRUST_TIME_ZONE')!,
       subprocessorNoticeDays: read(env, 'CUSTOS_TRUST_SUBPROCESSOR_NOTICE_DAYS')!,
+      autoApproveDomains: list(read(env, 'CUSTOS_TRUST_AUTO_APPROVE_DOMAINS')).map((d) => d.toLowerCase()),
+      grantHours: read(env, 'CUSTOS_TRUST_GRANT_HOURS')!,
+      ndaFile: read(env, 'CUSTOS_TRUST_NDA_FILE'),
     },
     generatedSecrets,
   };

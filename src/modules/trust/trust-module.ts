@@ -15,6 +15,10 @@ import { createVulnerabilityService } from './vulnerability-service.js';
 import { createIncidentsRepo } from './incidents-repo.js';
 import { incidentRoutes } from './incident-routes.js';
 import { createIncidentService } from './incident-service.js';
+import { readFileSync } from 'node:fs';
+import { createDocumentsRepo } from './documents-repo.js';
+import { documentRoutes } from './documents-routes.js';
+import { createDocumentsService, DEFAULT_NDA } from './documents-service.js';
 import { createSubprocessorsRepo } from './subprocessors-repo.js';
 import { subprocessorRoutes } from './subprocessor-routes.js';
 import { createSubprocessorService } from './subprocessor-service.js';
@@ -36,6 +40,10 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
   const subprocessors = createSubprocessorService({
     repo: createSubprocessorsRepo(db), audit: deps.audit, fieldCipher, pepper: config.apiKeyPepper, noticeDays: config.trust.subprocessorNoticeDays, publicUrl: config.publicUrl,
   });
+  const documents = createDocumentsService({
+    repo: createDocumentsRepo(db), artifacts: platform.artifacts, fieldCipher, audit: deps.audit, autoApproveDomains: config.trust.autoApproveDomains,
+    grantHours: config.trust.grantHours, ndaText: config.trust.ndaFile ? readFileSync(config.trust.ndaFile, 'utf8') : DEFAULT_NDA, publicUrl: config.publicUrl,
+  });
   const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);
   const registration: ModuleRegistration = {
     name: 'trust',
@@ -43,7 +51,8 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
       ...trustRoutes({ trust: service, vulnerabilities, rateLimit, publicUrl: config.publicUrl, postureCacheSeconds: config.trust.postureCacheSeconds }),
       ...incidentRoutes(incidents),
       ...subprocessorRoutes(subprocessors, rateLimit, config.publicUrl),
+      ...documentRoutes(documents, rateLimit, config.uploadLimitBytes),
     },
   };
-  return { service: { ...service, vulnerabilities, incidents, subprocessors }, registration };
+  return { service: { ...service, vulnerabilities, incidents, subprocessors, documents }, registration };
 }

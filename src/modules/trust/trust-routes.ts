@@ -20,9 +20,9 @@ export interface TrustRouteDeps {
   postureCacheSeconds: number;
 }
 
-export const staffContext = (req: Request): AuditContext => {
+export const staffContext = (req: Request): AuditContext & { actor: { kind: 'staff'; staffId: string } } => {
   const staff = requireStaff(req);
-  return { actor: { kind: 'staff', staffId: staff.staffId, email: staff.email, role: staff.role }, ...requestContext(req) };
+  return { actor: { kind: 'staff' as const, staffId: staff.staffId, email: staff.email, role: staff.role }, ...requestContext(req) };
 };
 
 /** Anonymous route: per-IP budget first, then `Cache-Control: public` for `maxAge` seconds (0 = no-store). */
