@@ -19,6 +19,9 @@ import { readFileSync } from 'node:fs';
 import { createDocumentsRepo } from './documents-repo.js';
 import { documentRoutes } from './documents-routes.js';
 import { createDocumentsService, DEFAULT_NDA } from './documents-service.js';
+import { createAnswersRepo } from './answers-repo.js';
+import { answersRoutes } from './answers-routes.js';
+import { createAnswersService } from './answers-service.js';
 import { createSubprocessorsRepo } from './subprocessors-repo.js';
 import { subprocessorRoutes } from './subprocessor-routes.js';
 import { createSubprocessorService } from './subprocessor-service.js';
@@ -44,6 +47,7 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
     repo: createDocumentsRepo(db), artifacts: platform.artifacts, fieldCipher, audit: deps.audit, autoApproveDomains: config.trust.autoApproveDomains,
     grantHours: config.trust.grantHours, ndaText: config.trust.ndaFile ? readFileSync(config.trust.ndaFile, 'utf8') : DEFAULT_NDA, publicUrl: config.publicUrl,
   });
+  const answers = createAnswersService({ repo: createAnswersRepo(db), audit: deps.audit, posture: () => service.signedPosture() });
   const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);
   const registration: ModuleRegistration = {
     name: 'trust',
@@ -52,7 +56,8 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
       ...incidentRoutes(incidents),
       ...subprocessorRoutes(subprocessors, rateLimit, config.publicUrl),
       ...documentRoutes(documents, rateLimit, config.uploadLimitBytes),
+      ...answersRoutes(answers, deps.audit, config.uploadLimitBytes),
     },
   };
-  return { service: { ...service, vulnerabilities, incidents, subprocessors, documents }, registration };
+  return { service: { ...service, vulnerabilities, incidents, subprocessors, documents, answers }, registration };
 }

@@ -1,0 +1,83 @@
+// SQL of the answer library and its matching (PostgreSQL full-text search + pg_trgm).
+import type { Knex } from '../../platform/db.js';
+
+export interface LibraryAnswer {
+  id: string;
+  question: string;
+  answer: string;
+  evidence: string | null;
+  tags: string[];
+  /** Posture claim id -> its value (JSON text) when the answer was last reviewed. */
+  citedClaims: Record<string, string>;
+  ownerStaffId: string;
+  lastReviewedAt: Date;
+  reviewBy: Date;
+  updatedAt: Date;
+}
+
+export interface MatchCandidate { index: number; answerId: string | null; similarity: number; textMatch: boolean }
+
+const fromRow = (r: Record<string, any>): LibraryAnswer => ({
+  id: r.id, question: r.question, answer: r.answer, evidence: r.evidence, tags: r.tags, citedClaims: r.cited_claims,
+  ownerStaffId: r.owner_staff_id, lastReviewedAt: r.last_reviewed_at, reviewBy: r.review_by, updatedAt: r.updated_at,
+});
+
+export function createAnswersRepo(db: Knex) {
+  return {
+    async insert(a: Omit<LibraryAnswer, 'lastReviewedAt' | 'updatedAt'>): Promise<LibraryAnswer> {
+      const [row] = await db('trust_answers').insert({
+        id: a.id, question: a.question, answer: a.answer, evidence: a.evidence, tags: a.tags, cited_claims: JSON.stringify(a.citedClaims),
+        owner_staff_id: a.ownerStaffId, review_by: a.reviewBy,
+      }).returning('*');
+      return fromRow(row);
+    },
+    async find(id: string): Promise<LibraryAnswer | null> {
+      const row = await db('trust_answers').where({ id }).first();
+      return row ? fromRow(row) : null;
+    },
+    async list(): Promise<LibraryAnswer[]> {
+      return (await db('trust_answers').orderBy('question')).map(fromRow);
+    },
+    async findMany(ids: string[]): Promise<LibraryAnswer[]> {
+      return ids.length ? (await db('trust_answers').whereIn('id', ids)).map(fromRow) : [];
+    },
+    async update(id: string, changes: Partial<Pick<LibraryAnswer, 'question' | 'answer' | 'evidence' | 'tags' | 'citedClaims' | 'reviewBy'>> & { reviewed?: boolean }): Promise<LibraryAnswer | null> {
+      const set: Record<string, unknown> = { updated_at: db.fn.now() };
+      if (changes.question !== undefined) set.question = changes.question;
+      if (changes.answer !== undefined) set.answer = changes.answer;
+      if (changes.evidence !== undefined) set.evidence = changes.evidence;
+      if (changes.tags !== undefined) set.tags = changes.tags;
+      if (changes.citedClaims !== undefined) set.cited_claims = JSON.stringify(changes.citedClaims);
+      if (changes.reviewBy !== undefined) set.review_by = changes.reviewBy;
+      if (changes.reviewed) set.last_reviewed_at = db.fn.now();
+      const [row] = await db('trust_answers').where({ id }).update(set).returning('*');
+      return row ? fromRow(row) : null;
+    },
+    async remove(id: string): Promise<boolean> {
+      return (await db('trust_answers').where({ id }).delete()) > 0;
+    },
+
+    /**
+     * The best library question for each asked question, in one statement: candidates are those
+     * sharing words (full-text) or trigrams with it, ranked by trigram similarity of the whole
+     * question. The caller decides what is close enough.
+     */
+    async bestMatches(questions: string[]): Promise<MatchCandidate[]> {
+      if (!questions.length) return [];
+      const { rows } = await db.raw(`
+        SELECT q.idx::int AS index, m.id AS answer_id, coalesce(m.sim, 0) AS similarity, coalesce(m.text_match, false) AS text_match
+        FROM unnest(?::text[]) WITH ORDINALITY AS q(text, idx)
+        LEFT JOIN LATERAL (
+          SELECT a.id, similarity(a.question, q.text) AS sim, a.search @@ plainto_tsquery('english', q.text) AS text_match
+          FROM trust_answers a
+          WHERE a.question % q.text OR a.search @@ plainto_tsquery('english', q.text)
+          ORDER BY similarity(a.question, q.text) DESC, ts_rank(a.search, plainto_tsquery('english', q.text)) DESC, a.id
+          LIMIT 1
+        ) m ON true
+        ORDER BY q.idx`, [questions]);
+      return rows.map((r: Record<string, any>) => ({ index: r.index - 1, answerId: r.answer_id, similarity: Number(r.similarity), textMatch: r.text_match }));
+    },
+  };
+}
+
+export type AnswersRepo = ReturnType<typeof createAnswersRepo>;
