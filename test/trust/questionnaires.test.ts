@@ -32,6 +32,7 @@ async function customerWorkbook(): Promise<Buffer> {
     ['4.4', 'Do you have a bug bounty on HackerOne with payouts over $10,000?', '', ''],
     ['4.5', 'Is multi-factor authentication required for administrative access?', 'Yes, hardware keys', 'answered by customer'],
     ['4.6', 'When was your last backup verified?', '', ''],
+    ['4.7', 'Is customer data encrypted in transit?', '', ''],
   ];
   rows.forEach((r, i) => {
     const row = sheet.getRow(4 + i);
@@ -40,7 +41,7 @@ async function customerWorkbook(): Promise<Buffer> {
     row.getCell(2).alignment = { wrapText: true };
     row.getCell(3).border = { bottom: { style: 'thin' } };
   });
-  sheet.getCell('B10').value = { formula: 'COUNTA(B4:B9)', result: 6 };
+  sheet.getCell('B11').value = { formula: 'COUNTA(B4:B10)', result: 7 };
   const caiq = wb.addWorksheet('CAIQv4');
   caiq.getRow(1).values = ['Question ID', 'Question', 'CSP CAIQ Answer', 'SSRM Control Ownership', 'CSP Implementation Description (Optional/Recommended)'];
   caiq.getRow(2).values = ['CEK-03.1', 'Are data at rest encrypted?', '', '', ''];
@@ -86,7 +87,7 @@ describe('trust: questionnaires', function () {
     await after.xlsx.load(res.body as ArrayBuffer);
 
     expect(after.worksheets.map((s) => s.name)).to.deep.equal(['Cover', 'Security', 'CAIQv4']);
-    const touched = new Set(['Security!C4', 'Security!C5', 'Security!C6', 'Security!C7', 'Security!C9', 'CAIQv4!C2', 'CAIQv4!E2', 'CAIQv4!C3']);
+    const touched = new Set(['Security!C4', 'Security!C5', 'Security!C6', 'Security!C7', 'Security!C9', 'Security!C10', 'CAIQv4!C2', 'CAIQv4!E2', 'CAIQv4!C3']);
     for (const sheet of before.worksheets) {
       const out = after.getWorksheet(sheet.name)!;
       expect(out.rowCount, sheet.name).to.equal(sheet.rowCount);
@@ -113,13 +114,16 @@ describe('trust: questionnaires', function () {
     expect(sheetOut.getCell('C8').value).to.equal('Yes, hardware keys');
     expect(sheetOut.getCell('C9').text).to.equal('');
     expect(String(sheetOut.getCell('C9').note)).to.contain('needs review');
+    // Close in characters, opposite in meaning: never answered with the "at rest" answer.
+    expect(sheetOut.getCell('C10').text).to.equal('');
+    expect(String(sheetOut.getCell('C10').note)).to.contain('No matching answer');
     const caiq = after.getWorksheet('CAIQv4')!;
     expect(caiq.getCell('C2').value).to.equal('Yes');
     expect(String(caiq.getCell('E2').value)).to.contain('AES-256-GCM');
     expect(caiq.getCell('C3').text).to.equal('');
     expect(String(caiq.getCell('C3').note)).to.contain('No matching answer');
     expect(res.headers['x-custos-answered']).to.equal('4');
-    expect(res.headers['x-custos-unanswered'], JSON.stringify(after.worksheets.map((s) => s.name + ':' + s.rowCount))).to.equal('3');
+    expect(res.headers['x-custos-unanswered'], JSON.stringify(after.worksheets.map((s) => s.name + ':' + s.rowCount))).to.equal('4');
   });
 
   it('fills a CSV with RFC 4180 quoting kept, flagging unmatched rows in a trailing column', async () => {

@@ -15,7 +15,8 @@ export interface LibraryAnswer {
   updatedAt: Date;
 }
 
-export interface MatchCandidate { index: number; answerId: string | null; similarity: number; textMatch: boolean }
+/** asked ⊂ library: every word of the asked question is in the library question; library ⊂ asked: the reverse. */
+export interface MatchCandidate { index: number; answerId: string | null; similarity: number; askedWordsInLibrary: boolean; libraryWordsInAsked: boolean }
 
 const fromRow = (r: Record<string, any>): LibraryAnswer => ({
   id: r.id, question: r.question, answer: r.answer, evidence: r.evidence, tags: r.tags, citedClaims: r.cited_claims,
@@ -65,17 +66,19 @@ export function createAnswersRepo(db: Knex) {
     async bestMatches(questions: string[]): Promise<MatchCandidate[]> {
       if (!questions.length) return [];
       const { rows } = await db.raw(`
-        SELECT q.idx::int AS index, m.id AS answer_id, coalesce(m.sim, 0) AS similarity, coalesce(m.text_match, false) AS text_match
+        SELECT q.idx::int AS index, m.id AS answer_id, coalesce(m.sim, 0) AS similarity,
+               coalesce(m.asked_in_library, false) AS asked_in_library, coalesce(m.library_in_asked, false) AS library_in_asked
         FROM unnest(?::text[]) WITH ORDINALITY AS q(text, idx)
         LEFT JOIN LATERAL (
-          SELECT a.id, similarity(a.question, q.text) AS sim, a.search @@ plainto_tsquery('english', q.text) AS text_match
+          SELECT a.id, similarity(a.question, q.text) AS sim, a.search @@ plainto_tsquery('english', q.text) AS asked_in_library,
+                 to_tsvector('english', q.text) @@ plainto_tsquery('english', a.question) AS library_in_asked
           FROM trust_answers a
           WHERE a.question % q.text OR a.search @@ plainto_tsquery('english', q.text)
           ORDER BY similarity(a.question, q.text) DESC, ts_rank(a.search, plainto_tsquery('english', q.text)) DESC, a.id
           LIMIT 1
         ) m ON true
         ORDER BY q.idx`, [questions]);
-      return rows.map((r: Record<string, any>) => ({ index: r.index - 1, answerId: r.answer_id, similarity: Number(r.similarity), textMatch: r.text_match }));
+      return rows.map((r: Record<string, any>) => ({ index: r.index - 1, answerId: r.answer_id, similarity: Number(r.similarity), askedWordsInLibrary: r.asked_in_library, libraryWordsInAsked: r.library_in_asked }));
     },
   };
 }

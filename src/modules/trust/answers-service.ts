@@ -9,10 +9,18 @@ import type { AnswersRepo, LibraryAnswer } from './answers-repo.js';
 import type { Posture } from './posture.js';
 import type { AuditContext } from './vulnerability-service.js';
 
-/** Trigram similarity of whole questions at or above which a library answer is used. */
+/**
+ * When a library answer is used. Trigram similarity alone is not enough: "encrypted at rest" and
+ * "encrypted in transit" are close in characters and opposite in meaning. So a match needs the
+ * same words both ways (full-text), or one side's words contained in the other's plus a similar
+ * question, or a near-identical question.
+ */
 export const MATCH_SIMILARITY = 0.5;
-/** Lower bar when every word of the asked question also appears in the library question. */
-export const MATCH_SIMILARITY_WITH_WORDS = 0.35;
+export const NEAR_IDENTICAL_SIMILARITY = 0.85;
+const isClose = (c: { similarity: number; askedWordsInLibrary: boolean; libraryWordsInAsked: boolean }) =>
+  c.similarity >= NEAR_IDENTICAL_SIMILARITY
+  || (c.askedWordsInLibrary && c.libraryWordsInAsked)
+  || ((c.askedWordsInLibrary || c.libraryWordsInAsked) && c.similarity >= MATCH_SIMILARITY);
 const DEFAULT_REVIEW_DAYS = 365;
 
 type Deps = {
@@ -88,7 +96,7 @@ export function createAnswersService({ repo, audit, posture }: Deps) {
       const values = await claimValues();
       return candidates.map((c, i) => {
         if (!questions[i].trim()) return { answer: null, flag: null, similarity: 0 };
-        const close = c.similarity >= MATCH_SIMILARITY || (c.textMatch && c.similarity >= MATCH_SIMILARITY_WITH_WORDS);
+        const close = isClose(c);
         const answer = c.answerId ? answers.get(c.answerId) ?? null : null;
         if (!answer || !close) return { answer: null, flag: 'No matching answer in the library: answer by hand.', similarity: c.similarity };
         const status = statusWith(values, answer);
