@@ -59,22 +59,23 @@ export function createAnswersRepo(db: Knex) {
     },
 
     /**
-     * The best library question for each asked question, in one statement: candidates are those
-     * sharing words (full-text) or trigrams with it, ranked by trigram similarity of the whole
-     * question. The caller decides what is close enough.
+     * The best library question for each asked question, in one statement: candidates share
+     * enough trigrams with it (pg_trgm's % operator, served by the GIN trigram index), the most
+     * similar one wins, and full-text search then says whether their words match either way.
+     * The caller decides what is close enough.
      */
     async bestMatches(questions: string[]): Promise<MatchCandidate[]> {
       if (!questions.length) return [];
       const { rows } = await db.raw(`
         SELECT q.idx::int AS index, m.id AS answer_id, coalesce(m.sim, 0) AS similarity,
-               coalesce(m.asked_in_library, false) AS asked_in_library, coalesce(m.library_in_asked, false) AS library_in_asked
+               coalesce(m.search @@ plainto_tsquery('english', q.text), false) AS asked_in_library,
+               coalesce(to_tsvector('english', q.text) @@ plainto_tsquery('english', m.question), false) AS library_in_asked
         FROM unnest(?::text[]) WITH ORDINALITY AS q(text, idx)
         LEFT JOIN LATERAL (
-          SELECT a.id, similarity(a.question, q.text) AS sim, a.search @@ plainto_tsquery('english', q.text) AS asked_in_library,
-                 to_tsvector('english', q.text) @@ plainto_tsquery('english', a.question) AS library_in_asked
+          SELECT a.id, a.question, a.search, similarity(a.question, q.text) AS sim
           FROM trust_answers a
-          WHERE a.question % q.text OR a.search @@ plainto_tsquery('english', q.text)
-          ORDER BY similarity(a.question, q.text) DESC, ts_rank(a.search, plainto_tsquery('english', q.text)) DESC, a.id
+          WHERE a.question % q.text
+          ORDER BY sim DESC, a.id
           LIMIT 1
         ) m ON true
         ORDER BY q.idx`, [questions]);
