@@ -19,6 +19,8 @@ import { readFileSync } from 'node:fs';
 import { createDocumentsRepo } from './documents-repo.js';
 import { documentRoutes } from './documents-routes.js';
 import { createDocumentsService, DEFAULT_NDA } from './documents-service.js';
+import { renderTrustPage, TRUST_CSS } from './trust-page.js';
+import { publicRoute } from './trust-routes.js';
 import { createAnswersRepo } from './answers-repo.js';
 import { answersRoutes } from './answers-routes.js';
 import { createAnswersService } from './answers-service.js';
@@ -57,6 +59,16 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
       ...subprocessorRoutes(subprocessors, rateLimit, config.publicUrl),
       ...documentRoutes(documents, rateLimit, config.uploadLimitBytes),
       ...answersRoutes(answers, deps.audit, config.uploadLimitBytes),
+      getTrustPage: publicRoute(rateLimit, 60, async (_req, res) => {
+        const [signed, subs, docs] = await Promise.all([service.signedPosture(), subprocessors.publicList(), documents.list()]);
+        res.type('html').send(renderTrustPage({
+          claims: signed.posture.claims, generatedAt: signed.posture.generatedAt, signature: signed.signature,
+          subprocessors: subs.current, upcoming: subs.upcoming, documents: docs, securityContacts: config.trust.securityTxt.contact, noticeDays: subprocessors.noticeDays,
+        }));
+      }),
+      getTrustStylesheet: publicRoute(rateLimit, 3600, (_req, res) => {
+        res.type('text/css; charset=utf-8').send(TRUST_CSS);
+      }),
     },
   };
   return { service: { ...service, vulnerabilities, incidents, subprocessors, documents, answers }, registration };
