@@ -112,6 +112,16 @@ describe('trust: signed posture', function () {
     expect(claimOf(res.body, 'audit.last_verified_at').status).to.equal('ok');
   });
 
+  it('sums the posture up in the overview, with links to every part', async () => {
+    const posture = await fresh();
+    const res = await api().get('/api/v1/trust');
+    expect(res.status, res.text).to.equal(200);
+    const counts = res.body.claims as Record<string, number>;
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).to.equal(posture.body.posture.claims.length);
+    expect(counts.not_applicable).to.be.at.least(3);
+    expect(res.body.links).to.include({ page: '/trust', posture: '/api/v1/trust/posture', securityTxt: '/.well-known/security.txt' });
+  });
+
   it('caches the signed posture briefly: two reads in a row are the same document', async () => {
     const first = await fresh();
     const second = await api().get('/api/v1/trust/posture').expect(200);

@@ -66,6 +66,19 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
           subprocessors: subs.current, upcoming: subs.upcoming, documents: docs, securityContacts: config.trust.securityTxt.contact, noticeDays: subprocessors.noticeDays,
         }));
       }),
+      getTrustOverview: publicRoute(rateLimit, 60, async (_req, res) => {
+        const [signed, subs, docs] = await Promise.all([service.signedPosture(), subprocessors.publicList(), documents.list()]);
+        const claims = { ok: 0, stale: 0, missing: 0, not_applicable: 0 };
+        for (const c of signed.posture.claims) claims[c.status] += 1;
+        res.json({
+          claims, subprocessors: subs.current.length, documents: docs.length,
+          links: {
+            page: '/trust', posture: '/api/v1/trust/posture', signingKey: '/api/v1/signing-key', subprocessors: '/api/v1/trust/subprocessors',
+            subprocessorFeed: '/api/v1/trust/subprocessors/feed', documents: '/api/v1/trust/documents', vulnerabilityReports: '/api/v1/trust/vulnerability-reports',
+            acknowledgements: '/api/v1/trust/acknowledgements', securityTxt: '/.well-known/security.txt',
+          },
+        });
+      }),
       getTrustStylesheet: publicRoute(rateLimit, 3600, (_req, res) => {
         res.type('text/css; charset=utf-8').send(TRUST_CSS);
       }),
