@@ -9,6 +9,7 @@ import { auditJobs } from './audit.js';
 import { privacyJobs } from './privacy.js';
 import { accountsJobs } from './accounts.js';
 import { relayJobs } from './relay.js';
+import { trustJobs } from './trust.js';
 
 export interface DomainJobs {
   workers?: (connect: () => Redis) => Worker[];
@@ -23,5 +24,6 @@ export function createJobs(container: Container): DomainJobs[] {
     privacyJobs(container),
     accountsJobs(container),
     relayJobs(container),
+    trustJobs(container),
   ];
 }

@@ -50,6 +50,21 @@ const url = (...protocols: string[]) => (raw: string, name: string) => {
   }
   return raw;
 };
+const timeZone = (raw: string, name: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: raw });
+  } catch {
+    throw new ConfigError(name, `must be an IANA time zone such as Europe/Berlin, got "${raw}"`);
+  }
+  return raw;
+};
+// RFC 9116 §2.5.3: each Contact is a URI; an email address must be a mailto: URI.
+const contactUris = (raw: string, name: string) => {
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    if (!/^(mailto:[^@\s]+@[^@\s]+|https:\/\/\S+|tel:\+?[0-9-]+)$/.test(entry)) throw new ConfigError(name, `"${entry}" must be a mailto:, https: or tel: URI`);
+  }
+  return raw === '' ? undefined : raw;
+};
 const optionalText = (raw: string) => (raw === '' ? undefined : raw);
 
 /** "1:<base64 32 bytes>,2:<base64 32 bytes>" -> Map(version -> key). */
@@ -143,6 +158,19 @@ const settings = {
   CUSTOS_DELETION_PAUSE_MS: { doc: 'Pause between deletion batches, leaving the database to other users\' queries.', default: '20', parse: integer(0, 10000) },
   CUSTOS_JOB_LEASE_MS: { doc: 'Lease of a worker on a privacy request or backup run (renewed every third of it while the job runs); another worker may take the job over only once it has expired.', default: '60000', parse: integer(1000, 3_600_000) },
   CUSTOS_AUDIT_RETENTION_DAYS: { doc: 'Audit-trail entries older than this are purged, only in whole signed-checkpoint ranges (the purge is itself recorded).', default: '400', parse: integer(1, 36500) },
+  CUSTOS_SECURITY_CONTACT: { doc: 'security.txt Contact (RFC 9116): comma-separated mailto:, https: or tel: URIs, in order of preference. Without it /.well-known/security.txt answers 404.', default: '', parse: contactUris },
+  CUSTOS_SECURITY_POLICY_URL: { doc: 'security.txt Policy: the vulnerability disclosure policy (default: PUBLIC_URL/trust#report).', default: '', parse: optionalText },
+  CUSTOS_SECURITY_ACKNOWLEDGMENTS_URL: { doc: 'security.txt Acknowledgments (default: PUBLIC_URL/api/v1/trust/acknowledgements).', default: '', parse: optionalText },
+  CUSTOS_SECURITY_LANGUAGES: { doc: 'security.txt Preferred-Languages: comma-separated language tags (RFC 5646).', default: 'en', parse: text },
+  CUSTOS_SECURITY_ENCRYPTION_URL: { doc: 'security.txt Encryption: URI of the OpenPGP key reporters should encrypt to; the field is left out when empty.', default: '', parse: optionalText },
+  CUSTOS_SECURITY_TXT_EXPIRES_DAYS: { doc: 'security.txt Expires is renewed on every request to this many days ahead (RFC 9116 advises under a year).', default: '180', parse: integer(1, 364) },
+  CUSTOS_TRUST_POSTURE_CACHE_SECONDS: { doc: 'The signed trust posture is recomputed at most this often per process (and served with this max-age).', default: '30', parse: integer(0, 3600) },
+  CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE: { doc: 'Requests per client IP per minute to the public trust-centre routes (Redis counters) before 429.', default: '120', parse: integer(1) },
+  CUSTOS_TRUST_SUBPROCESSOR_NOTICE_DAYS: { doc: 'Default notice (days) between announcing a sub-processor change and its taking effect.', default: '30', parse: integer(0, 365) },
+  CUSTOS_TRUST_AUTO_APPROVE_DOMAINS: { doc: 'Comma-separated email domains whose requests for restricted trust documents are approved without staff (the link still goes to that mailbox).', default: '', parse: text },
+  CUSTOS_TRUST_GRANT_HOURS: { doc: 'Hours a restricted-document grant lasts after the NDA is accepted.', default: '72', parse: integer(1, 24 * 90) },
+  CUSTOS_TRUST_NDA_FILE: { doc: 'File holding the NDA text of the click-through (its SHA-256 is recorded with each acceptance); a built-in text otherwise.', parse: optionalText },
+  CUSTOS_TRUST_TIME_ZONE: { doc: 'IANA time zone whose weekends business-day deadlines skip (vulnerability timelines).', default: 'UTC', parse: timeZone },
   CUSTOS_AUDIT_STAFF_DISPLAY: { doc: 'How a user\'s access log names staff: pseudonym (stable staff-… id) or email.', default: 'pseudonym', parse: oneOf('pseudonym', 'email') },
   CUSTOS_RELAY_LOG_RETENTION_DAYS: { doc: 'Relay log rows (metadata only: time, key, model, status, tokens, latency, cost) older than this are purged by the scheduler.', default: '7', parse: integer(1, 365) },
   CUSTOS_RELAY_CATALOGUE_FILE: { doc: 'JSON file replacing the shipped relay catalogue data/relay-catalogue.json (models, prices in USD per 1M tokens, providers\' paid-tier flags).', parse: optionalText },
@@ -211,6 +239,16 @@ export interface Config {
   privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
   relay: RelayConfig;
+  trust: {
+    securityTxt: { contact: string[]; policyUrl?: string; acknowledgmentsUrl?: string; languages: string[]; encryptionUrl?: string; expiresDays: number };
+    postureCacheSeconds: number;
+    rateLimitPerMinute: number;
+    timeZone: string;
+    subprocessorNoticeDays: number;
+    autoApproveDomains: string[];
+    grantHours: number;
+    ndaFile?: string;
+  };
   /** Names of secrets that were generated for development, so the start-up can say so. */
   generatedSecrets: string[];
 }
@@ -255,6 +293,7 @@ function relayConfig(env: Env, environment: Environment): RelayConfig {
     },
   };
 }
+const list = (raw: string | undefined) => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
 function read<K extends SettingName>(env: Env, name: K): Parsed<K> | undefined {
   const setting: Setting<unknown> = settings[name];
@@ -384,6 +423,23 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')!, deletionBatchRows: read(env, 'CUSTOS_DELETION_BATCH_ROWS')!, deletionPauseMs: read(env, 'CUSTOS_DELETION_PAUSE_MS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },
     relay: relayConfig(env, environment),
+    trust: {
+      securityTxt: {
+        contact: list(read(env, 'CUSTOS_SECURITY_CONTACT')),
+        policyUrl: read(env, 'CUSTOS_SECURITY_POLICY_URL'),
+        acknowledgmentsUrl: read(env, 'CUSTOS_SECURITY_ACKNOWLEDGMENTS_URL'),
+        languages: list(read(env, 'CUSTOS_SECURITY_LANGUAGES')),
+        encryptionUrl: read(env, 'CUSTOS_SECURITY_ENCRYPTION_URL'),
+        expiresDays: read(env, 'CUSTOS_SECURITY_TXT_EXPIRES_DAYS')!,
+      },
+      postureCacheSeconds: read(env, 'CUSTOS_TRUST_POSTURE_CACHE_SECONDS')!,
+      rateLimitPerMinute: read(env, 'CUSTOS_TRUST_RATE_LIMIT_PER_MINUTE')!,
+      timeZone: read(env, 'CUSTOS_TRUST_TIME_ZONE')!,
+      subprocessorNoticeDays: read(env, 'CUSTOS_TRUST_SUBPROCESSOR_NOTICE_DAYS')!,
+      autoApproveDomains: list(read(env, 'CUSTOS_TRUST_AUTO_APPROVE_DOMAINS')).map((d) => d.toLowerCase()),
+      grantHours: read(env, 'CUSTOS_TRUST_GRANT_HOURS')!,
+      ndaFile: read(env, 'CUSTOS_TRUST_NDA_FILE'),
+    },
     generatedSecrets,
   };
 }

@@ -10,6 +10,7 @@ import { registerAudit } from './modules/audit/audit-module.js';
 import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerBackups } from './modules/backups/backups-module.js';
 import { registerRelay } from './modules/relay/relay-module.js';
+import { registerTrust } from './modules/trust/trust-module.js';
 
 export interface Container {
   platform: Platform;
@@ -21,6 +22,7 @@ export interface Container {
   privacy: ReturnType<typeof registerPrivacy>['service'];
   backups: ReturnType<typeof registerBackups>['service'];
   relay: ReturnType<typeof registerRelay>['service'];
+  trust: ReturnType<typeof registerTrust>['service'];
   close(): Promise<void>;
 }
 
@@ -34,13 +36,15 @@ export function createContainer(config: Config, logger?: Logger): Container {
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const backups = registerBackups(platform);
   const relay = registerRelay(platform, chat.service, audit.service);
+  const document = loadOpenApi();
+  const trust = registerTrust(platform, { document, backups: backups.service, accounts: accounts.service, audit: audit.service, relay: relay.service });
   const modules: ModuleRegistration[] = [
     accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
-    relay.registration,
+    relay.registration, trust.registration,
   ];
   return {
     platform,
-    document: loadOpenApi(),
+    document,
     modules,
     accounts: accounts.service,
     chat: chat.service,
@@ -48,6 +52,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
     privacy: privacy.service,
     backups: backups.service,
     relay: relay.service,
+    trust: trust.service,
     // Relay settlements are written after the answer leaves: finish them before the pools close.
     close: async () => {
       await relay.service.drain();

@@ -122,6 +122,15 @@ describe('platform: route × principal table', function () {
     });
   }
 
+  // Public trust-centre reads: anonymous (never 401/403; 404 only for security.txt without a contact).
+  for (const op of listOperations(document).filter((o) => isPublic(o) && o.method === 'get' && /^\/(api\/v1\/trust|trust|\.well-known)/.test(o.openapiPath) && !o.openapiPath.includes('{'))) {
+    it(`${op.openapiPath} (${op.operationId}) answers anonymously`, async () => {
+      const res = await call(op);
+      expect([200, 404], `${op.operationId}: ${res.status}`).to.include(res.status);
+      if (res.status === 404) expect(op.operationId).to.equal('getSecurityTxt');
+    });
+  }
+
   it('every principal used above is still valid (so the refusals were about the route)', async () => {
     expect((await api().get('/api/v1/me').set(user.auth)).status).to.equal(200);
     for (const role of STAFF_ROLES) expect((await api().get('/api/v1/staff/me').set(staff[role].auth)).status, role).to.equal(200);

@@ -189,6 +189,21 @@ export function createRelayRepo(db: Knex) {
       const row = await db('relay_log').min('at as at').first();
       return row?.at ? new Date(row.at as string | Date) : null;
     },
+
+    /**
+     * Columns of relay_log, as the running database has them, that could hold free text: of a
+     * text, JSON or binary type and not narrowed by a CHECK constraint. Empty by construction.
+     */
+    async logFreeTextColumns(): Promise<string[]> {
+      const { rows } = await db.raw(`
+        SELECT a.attname AS name
+          FROM pg_attribute a
+         WHERE a.attrelid = 'relay_log'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'json'::regtype, 'jsonb'::regtype, 'bytea'::regtype, 'xml'::regtype)
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = a.attrelid AND c.contype = 'c' AND a.attnum = ANY (c.conkey))
+         ORDER BY a.attnum`);
+      return (rows as Array<{ name: string }>).map((r) => r.name);
+    },
   };
 }
 

@@ -161,6 +161,7 @@ export function createRelayService(deps: Deps) {
       return repo.purgeLogBefore(new Date(now.getTime() - deps.logRetentionDays * 86_400_000));
     },
     oldestLogAt: () => repo.oldestLogAt(),
+    logFreeTextColumns: () => repo.logFreeTextColumns(),
     /** Each provider with its paid-tier flag (from the catalogue) and whether it is configured. */
     async providers(): Promise<Array<{ provider: ProviderName; name: string; paidTier: boolean; configured: boolean }>> {
       return Promise.all(PROVIDERS.map(async (provider) => ({

@@ -2,6 +2,8 @@
 // The only place that calls the cipher directly; everything else goes through FieldCipher.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
+/** As the trust posture states it. */
+export const CIPHER_NAME = 'AES-256-GCM';
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
 

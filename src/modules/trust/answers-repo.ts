@@ -1,0 +1,87 @@
+// SQL of the answer library and its matching (PostgreSQL full-text search + pg_trgm).
+import type { Knex } from '../../platform/db.js';
+
+export interface LibraryAnswer {
+  id: string;
+  question: string;
+  answer: string;
+  evidence: string | null;
+  tags: string[];
+  /** Posture claim id -> its value (JSON text) when the answer was last reviewed. */
+  citedClaims: Record<string, string>;
+  ownerStaffId: string;
+  lastReviewedAt: Date;
+  reviewBy: Date;
+  updatedAt: Date;
+}
+
+/** asked ⊂ library: every word of the asked question is in the library question; library ⊂ asked: the reverse. */
+export interface MatchCandidate { index: number; answerId: string | null; similarity: number; askedWordsInLibrary: boolean; libraryWordsInAsked: boolean }
+
+const fromRow = (r: Record<string, any>): LibraryAnswer => ({
+  id: r.id, question: r.question, answer: r.answer, evidence: r.evidence, tags: r.tags, citedClaims: r.cited_claims,
+  ownerStaffId: r.owner_staff_id, lastReviewedAt: r.last_reviewed_at, reviewBy: r.review_by, updatedAt: r.updated_at,
+});
+
+export function createAnswersRepo(db: Knex) {
+  return {
+    async insert(a: Omit<LibraryAnswer, 'lastReviewedAt' | 'updatedAt'>): Promise<LibraryAnswer> {
+      const [row] = await db('trust_answers').insert({
+        id: a.id, question: a.question, answer: a.answer, evidence: a.evidence, tags: a.tags, cited_claims: JSON.stringify(a.citedClaims),
+        owner_staff_id: a.ownerStaffId, review_by: a.reviewBy,
+      }).returning('*');
+      return fromRow(row);
+    },
+    async find(id: string): Promise<LibraryAnswer | null> {
+      const row = await db('trust_answers').where({ id }).first();
+      return row ? fromRow(row) : null;
+    },
+    async list(): Promise<LibraryAnswer[]> {
+      return (await db('trust_answers').orderBy('question')).map(fromRow);
+    },
+    async findMany(ids: string[]): Promise<LibraryAnswer[]> {
+      return ids.length ? (await db('trust_answers').whereIn('id', ids)).map(fromRow) : [];
+    },
+    async update(id: string, changes: Partial<Pick<LibraryAnswer, 'question' | 'answer' | 'evidence' | 'tags' | 'citedClaims' | 'reviewBy'>> & { reviewed?: boolean }): Promise<LibraryAnswer | null> {
+      const set: Record<string, unknown> = { updated_at: db.fn.now() };
+      if (changes.question !== undefined) set.question = changes.question;
+      if (changes.answer !== undefined) set.answer = changes.answer;
+      if (changes.evidence !== undefined) set.evidence = changes.evidence;
+      if (changes.tags !== undefined) set.tags = changes.tags;
+      if (changes.citedClaims !== undefined) set.cited_claims = JSON.stringify(changes.citedClaims);
+      if (changes.reviewBy !== undefined) set.review_by = changes.reviewBy;
+      if (changes.reviewed) set.last_reviewed_at = db.fn.now();
+      const [row] = await db('trust_answers').where({ id }).update(set).returning('*');
+      return row ? fromRow(row) : null;
+    },
+    async remove(id: string): Promise<boolean> {
+      return (await db('trust_answers').where({ id }).delete()) > 0;
+    },
+
+    /**
+     * The best library question for each asked question, in one statement: candidates share
+     * enough trigrams with it (pg_trgm's % operator, served by the GIN trigram index), the most
+     * similar one wins, and full-text search then says whether their words match either way.
+     * The caller decides what is close enough.
+     */
+    async bestMatches(questions: string[]): Promise<MatchCandidate[]> {
+      if (!questions.length) return [];
+      const { rows } = await db.raw(`
+        SELECT q.idx::int AS index, m.id AS answer_id, coalesce(m.sim, 0) AS similarity,
+               coalesce(m.search @@ plainto_tsquery('english', q.text), false) AS asked_in_library,
+               coalesce(to_tsvector('english', q.text) @@ plainto_tsquery('english', m.question), false) AS library_in_asked
+        FROM unnest(?::text[]) WITH ORDINALITY AS q(text, idx)
+        LEFT JOIN LATERAL (
+          SELECT a.id, a.question, a.search, similarity(a.question, q.text) AS sim
+          FROM trust_answers a
+          WHERE a.question % q.text
+          ORDER BY sim DESC, a.id
+          LIMIT 1
+        ) m ON true
+        ORDER BY q.idx`, [questions]);
+      return rows.map((r: Record<string, any>) => ({ index: r.index - 1, answerId: r.answer_id, similarity: Number(r.similarity), askedWordsInLibrary: r.asked_in_library, libraryWordsInAsked: r.library_in_asked }));
+    },
+  };
+}
+
+export type AnswersRepo = ReturnType<typeof createAnswersRepo>;
