@@ -77,5 +77,5 @@ export async function makeSharedStreamPdf(pages: number, streamLines = 40): Prom
     leaf.set(PDFName.of('Contents'), contents);
     tree.pushLeafNode(doc.context.register(leaf));
   }
-  return Buffer.from(await doc.save());
+  return Buffer.from(await doc.save({ useObjectStreams: false }));
 }

@@ -64,7 +64,7 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
     expectRefused(await upload(victim, 'nested.docx', docx), 'nesting', 'CUSTOS_EXTRACTION_MAX_XML_DEPTH');
   });
 
-  it('a DOCX just within the limits (comments, CDATA, "/>" in attributes) still uploads', async function () {
+  it('a DOCX just within the limits (a comment with tags, "/>" and "<" in attributes) still uploads', async function () {
     this.timeout(60_000);
     const depth = testContainer().platform.config.extraction.maxXmlDepth - 5;
     const xml = `${DOCUMENT_HEAD}<!-- <a><b><c> --><w:p><w:r><w:t a="/>" b='<'>kept</w:t></w:r></w:p>${'<w:sdt>'.repeat(depth)}${'</w:sdt>'.repeat(depth)}${DOCUMENT_TAIL}`;
@@ -100,14 +100,9 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
       this.timeout(180_000);
       const pdf = await makeSharedStreamPdf(10_000, 2);
       await own.api().get('/healthz'); // warm the app before timing anything
-      const started = Date.now();
-      const slow = uploadTo(own.api, victim, 'slow.pdf', pdf).then((res) => res);
+      let finished = false;
+      const slow = uploadTo(own.api, victim, 'slow.pdf', pdf).then((res) => { finished = true; return res; });
       await new Promise((resolve) => setTimeout(resolve, 500)); // the upload is now inside its worker
-
-      const busy = await uploadTo(own.api, victim, 'second.txt', Buffer.from('waits its turn'));
-      expect(busy.status, JSON.stringify(busy.body)).to.equal(503);
-      expect(busy.headers['retry-after']).to.match(/^\d+$/);
-      expect(busy.body.detail).to.contain('CUSTOS_EXTRACTION_CONCURRENCY');
 
       const latencies: number[] = [];
       for (let n = 0; n < 20; n += 1) {
@@ -117,11 +112,15 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
         expect(res.status).to.be.oneOf([200, 503]);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const res = await slow;
-      const elapsed = Date.now() - started;
-      expectRefused(res, 'time', 'CUSTOS_EXTRACTION_TIMEOUT_MS');
+      expect(finished, 'the upload was still being extracted while /healthz answered').to.equal(false);
       expect(Math.max(...latencies), `/healthz latencies during the upload: ${latencies.join(', ')} ms`).to.be.below(200);
-      expect(elapsed, 'all 20 /healthz answered while the upload was still running').to.be.above(latencies.reduce((a, b) => a + b, 0));
+
+      const busy = await uploadTo(own.api, victim, 'second.txt', Buffer.from('waits its turn'));
+      expect(busy.status, JSON.stringify(busy.body)).to.equal(503);
+      expect(busy.headers['retry-after']).to.match(/^\d+$/);
+      expect(busy.body.detail).to.contain('CUSTOS_EXTRACTION_CONCURRENCY');
+
+      expectRefused(await slow, 'time', 'CUSTOS_EXTRACTION_TIMEOUT_MS');
     });
   });
 
