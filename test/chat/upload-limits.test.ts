@@ -87,10 +87,10 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
   });
 
   describe('with the page limit raised, so the PDF is really parsed', () => {
-    // One worker, no queue, a short timeout: the 10,000 pages take pdf.js far longer than 4 s.
+    // One worker, no queue, a short timeout: the 10,000 pages take pdf.js far longer than 9 s.
     const own = isolatedApp({
       CUSTOS_EXTRACTION_MAX_PAGES: '20000',
-      CUSTOS_EXTRACTION_TIMEOUT_MS: '4000',
+      CUSTOS_EXTRACTION_TIMEOUT_MS: '9000',
       CUSTOS_EXTRACTION_CONCURRENCY: '1',
       CUSTOS_EXTRACTION_QUEUE_LENGTH: '0',
     });
@@ -102,7 +102,9 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
       await own.api().get('/healthz'); // warm the app before timing anything
       let finished = false;
       const slow = uploadTo(own.api, victim, 'slow.pdf', pdf).then((res) => { finished = true; return res; });
-      await new Promise((resolve) => setTimeout(resolve, 500)); // the upload is now inside its worker
+      // pdf.js reads the document first, then walks the pages: probe in the page walk, which is
+      // what held the event loop for minutes when it ran on the API thread.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
 
       const latencies: number[] = [];
       for (let n = 0; n < 20; n += 1) {
@@ -110,7 +112,7 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
         const res = await own.api().get('/healthz');
         latencies.push(Date.now() - t);
         expect(res.status).to.be.oneOf([200, 503]);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(finished, 'the upload was still being extracted while /healthz answered').to.equal(false);
       expect(Math.max(...latencies), `/healthz latencies during the upload: ${latencies.join(', ')} ms`).to.be.below(200);
