@@ -67,7 +67,7 @@ describe('chat: upload limits (zip bombs, PDFs that hold the event loop)', () =>
   it('a DOCX just within the limits (a comment with tags, "/>" and "<" in attributes) still uploads', async function () {
     this.timeout(60_000);
     const depth = testContainer().platform.config.extraction.maxXmlDepth - 5;
-    const xml = `${DOCUMENT_HEAD}<!-- <a><b><c> --><w:p><w:r><w:t a="/>" b='<'>kept</w:t></w:r></w:p>${'<w:sdt>'.repeat(depth)}${'</w:sdt>'.repeat(depth)}${DOCUMENT_TAIL}`;
+    const xml = `${DOCUMENT_HEAD}<!-- <a><b><c><d><e><f> --><w:p><w:r><w:t a="/>" b='<'>kept</w:t></w:r></w:p>${'<w:sdt>'.repeat(depth)}${'</w:sdt>'.repeat(depth)}${DOCUMENT_TAIL}`;
     const res = await upload(victim, 'fine.docx', docxWith(deflatedPart('word/document.xml', xml)));
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect((await api().get(`/api/v1/files/${res.body.id}/text`).set(victim.auth)).body.text).to.equal('kept');
