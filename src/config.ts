@@ -125,6 +125,14 @@ const settings = {
   CUSTOS_TOTP_ISSUER: { doc: 'Issuer shown in authenticator apps.', default: 'Custos', parse: text },
   CUSTOS_BODY_LIMIT_BYTES: { doc: 'Largest JSON request body accepted (413 beyond).', default: '1048576', parse: integer(1024) },
   CUSTOS_UPLOAD_LIMIT_BYTES: { doc: 'Largest uploaded file accepted (413 beyond).', default: '26214400', parse: integer(1024) },
+  CUSTOS_EXTRACTION_TIMEOUT_MS: { doc: 'Wall-clock time one upload\'s text extraction may take; its worker thread is then terminated and the upload refused (422, limit "time").', default: '30000', parse: integer(100, 600000) },
+  CUSTOS_EXTRACTION_MAX_PAGES: { doc: 'PDFs with more pages are refused before any page is read (422, limit "pages").', default: '2000', parse: integer(1, 1000000) },
+  CUSTOS_EXTRACTION_MAX_HEAP_MB: { doc: 'V8 heap cap (MiB) of each extraction worker thread; a file needing more is refused (422, limit "memory").', default: '256', parse: integer(32, 16384) },
+  CUSTOS_EXTRACTION_MAX_INFLATED_BYTES: { doc: 'Bytes a DOCX/XLSX may really inflate to, counted while inflating whatever the zip declares (422, limit "inflatedSize").', default: '268435456', parse: integer(1024) },
+  CUSTOS_EXTRACTION_MAX_ZIP_ENTRIES: { doc: 'Entries a DOCX/XLSX zip may hold (422, limit "entries").', default: '10000', parse: integer(10, 65535) },
+  CUSTOS_EXTRACTION_MAX_XML_DEPTH: { doc: 'Element nesting depth allowed in a DOCX/XLSX\'s XML parts (422, limit "nesting").', default: '256', parse: integer(16, 100000) },
+  CUSTOS_EXTRACTION_CONCURRENCY: { doc: 'Extraction worker threads running at once per API process (each holds up to CUSTOS_EXTRACTION_MAX_HEAP_MB plus the file).', default: '2', parse: integer(1, 64) },
+  CUSTOS_EXTRACTION_QUEUE_LENGTH: { doc: 'Uploads waiting for a free extraction worker; beyond it an upload gets 503 with Retry-After.', default: '8', parse: integer(0, 10000) },
   CUSTOS_TRUST_PROXY: { doc: 'Express "trust proxy" setting: hops or subnets whose X-Forwarded-For is believed.', default: 'loopback', parse: text },
   CUSTOS_TLS_CERT_FILE: { doc: 'PEM certificate; with CUSTOS_TLS_KEY_FILE, Custos terminates TLS itself.', parse: optionalText },
   CUSTOS_TLS_KEY_FILE: { doc: 'PEM private key for CUSTOS_TLS_CERT_FILE.', parse: optionalText },
@@ -223,6 +231,10 @@ export interface Config {
   totpIssuer: string;
   bodyLimitBytes: number;
   uploadLimitBytes: number;
+  extraction: {
+    timeoutMs: number; maxPages: number; maxHeapMb: number; maxInflatedBytes: number; maxZipEntries: number; maxXmlDepth: number;
+    concurrency: number; queueLength: number;
+  };
   trustProxy: string;
   tls?: { certFile: string; keyFile: string; minVersion: 'TLSv1.2' | 'TLSv1.3'; redirectPort: number };
   hstsMaxAge: number;
@@ -399,6 +411,16 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     totpIssuer: read(env, 'CUSTOS_TOTP_ISSUER')!,
     bodyLimitBytes: read(env, 'CUSTOS_BODY_LIMIT_BYTES')!,
     uploadLimitBytes: read(env, 'CUSTOS_UPLOAD_LIMIT_BYTES')!,
+    extraction: {
+      timeoutMs: read(env, 'CUSTOS_EXTRACTION_TIMEOUT_MS')!,
+      maxPages: read(env, 'CUSTOS_EXTRACTION_MAX_PAGES')!,
+      maxHeapMb: read(env, 'CUSTOS_EXTRACTION_MAX_HEAP_MB')!,
+      maxInflatedBytes: read(env, 'CUSTOS_EXTRACTION_MAX_INFLATED_BYTES')!,
+      maxZipEntries: read(env, 'CUSTOS_EXTRACTION_MAX_ZIP_ENTRIES')!,
+      maxXmlDepth: read(env, 'CUSTOS_EXTRACTION_MAX_XML_DEPTH')!,
+      concurrency: read(env, 'CUSTOS_EXTRACTION_CONCURRENCY')!,
+      queueLength: read(env, 'CUSTOS_EXTRACTION_QUEUE_LENGTH')!,
+    },
     trustProxy: read(env, 'CUSTOS_TRUST_PROXY')!,
     tls: certFile && keyFile
       ? { certFile, keyFile, minVersion: read(env, 'CUSTOS_TLS_MIN_VERSION')!, redirectPort: read(env, 'CUSTOS_HTTP_REDIRECT_PORT')! }

@@ -1,7 +1,7 @@
 // File fixtures built by the tests themselves, with independent writers (pdf-lib, exceljs, a
 // hand-assembled OOXML zip), so extraction is checked against files the app did not produce.
 import ExcelJS from 'exceljs';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { PDFDocument, PDFName, PDFPageLeaf, type PDFRef, StandardFonts } from 'pdf-lib';
 import { ZipArchive } from 'archiver';
 import { Readable } from 'node:stream';
 
@@ -55,4 +55,27 @@ export async function makeXlsx(sheets: Record<string, Array<Array<string | numbe
     for (const row of rows) sheet.addRow(row);
   }
   return Buffer.from(await workbook.xlsx.writeBuffer());
+}
+
+/**
+ * A PDF whose `pages` pages all point at one shared content stream: small on disk, but each page
+ * makes a parser walk the page tree and the stream again (the upload that froze the event loop).
+ */
+export async function makeSharedStreamPdf(pages: number, streamLines = 40): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const lines = Array.from({ length: streamLines }, (_, i) => `BT /F1 10 Tf 40 ${760 - (i % 70) * 10} Td (Shared line ${i} of one content stream) Tj ET`);
+  const contents = doc.context.register(doc.context.stream(lines.join('\n')));
+  const resources = doc.context.register(doc.context.obj({ Font: { F1: font.ref } }));
+  // Leaves pushed straight onto the root's Kids: doc.addPage re-walks the tree for every page.
+  const treeRef = doc.catalog.get(PDFName.of('Pages')) as PDFRef;
+  const tree = doc.catalog.Pages();
+  for (let n = 0; n < pages; n += 1) {
+    const leaf = PDFPageLeaf.withContextAndParent(doc.context, treeRef);
+    leaf.set(PDFName.of('MediaBox'), doc.context.obj([0, 0, 612, 792]));
+    leaf.set(PDFName.of('Resources'), resources);
+    leaf.set(PDFName.of('Contents'), contents);
+    tree.pushLeafNode(doc.context.register(leaf));
+  }
+  return Buffer.from(await doc.save({ useObjectStreams: false }));
 }

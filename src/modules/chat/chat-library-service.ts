@@ -9,7 +9,8 @@ import { BadRequestError, NotFoundError, PayloadTooLargeError, UnprocessableErro
 import { decodeCursor } from './chat-paging.js';
 import type { ChatLibraryRepo } from './chat-library-repo.js';
 import type { ChatRepo } from './chat-repo.js';
-import { detectKind, extractText } from './chat-text-extraction.js';
+import type { ExtractionPool } from './chat-extraction-pool.js';
+import { detectKind } from './chat-text-extraction.js';
 import type { NewTransaction, PageRequest, StoredFile, Transaction } from './chat-types.js';
 
 export interface ChatLibraryDeps {
@@ -17,6 +18,7 @@ export interface ChatLibraryDeps {
   chats: Pick<ChatRepo, 'findChat'>;
   artifacts: ArtifactStorage;
   fieldCipher: Pick<FieldCipher, 'encryptBytes' | 'decryptBytes'>;
+  extraction: Pick<ExtractionPool, 'extract'>;
   uploadLimitBytes: number;
   logger: Pick<Logger, 'warn'>;
 }
@@ -46,7 +48,7 @@ function cleanFileName(raw: string): string {
   return clean;
 }
 
-export function createChatLibraryService({ repo, chats, artifacts, fieldCipher, uploadLimitBytes, logger }: ChatLibraryDeps) {
+export function createChatLibraryService({ repo, chats, artifacts, fieldCipher, extraction, uploadLimitBytes, logger }: ChatLibraryDeps) {
   const SIGNS = { purchase: 1, refund: 1, usage: -1 } as const;
 
   async function checkMember(userId: string, member: { chatId?: string; fileId?: string }) {
@@ -70,7 +72,8 @@ export function createChatLibraryService({ repo, chats, artifacts, fieldCipher, 
         throw new PayloadTooLargeError(`The file is larger than the ${uploadLimitBytes} bytes allowed (CUSTOS_UPLOAD_LIMIT_BYTES).`);
       }
       if (upload.bytes.length === 0) throw new UnprocessableError('The file is empty. Nothing was stored.');
-      const text = await extractText(kind, upload.bytes);
+      // Off the event loop, under the extraction limits; a refusal (422/503) happens before anything is stored.
+      const text = await extraction.extract(kind, upload.bytes);
 
       const id = randomUUID();
       const storageKey = fileStorageKey(userId, id);

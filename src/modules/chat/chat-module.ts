@@ -3,6 +3,7 @@
 import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import { createChatLibraryRepo } from './chat-library-repo.js';
 import { createChatLibraryService } from './chat-library-service.js';
+import { createExtractionPool } from './chat-extraction-pool.js';
 import { CHAT_MODULE_NAME, chatPersonalData } from './chat-personal-data.js';
 import { createChatRepo } from './chat-repo.js';
 import { chatRoutes } from './chat-routes.js';
@@ -14,11 +15,14 @@ export function registerChat(platform: Platform) {
   const chatRepo = createChatRepo(db, fieldCipher);
   const libraryRepo = createChatLibraryRepo(db, fieldCipher);
   const chats = createChatService({ repo: chatRepo });
+  const { concurrency, queueLength, ...limits } = config.extraction;
+  const extraction = createExtractionPool({ limits, concurrency, queueLength, logger });
   const library = createChatLibraryService({
     repo: libraryRepo,
     chats: chatRepo,
     artifacts,
     fieldCipher,
+    extraction,
     uploadLimitBytes: config.uploadLimitBytes,
     logger,
   });

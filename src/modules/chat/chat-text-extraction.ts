@@ -1,12 +1,13 @@
-// In-process text extraction for uploaded files. No byte ever leaves the service: PDF via Mozilla's
-// pdf.js (pdfjs-dist, with eval disabled), DOCX via mammoth, XLSX via exceljs, and the plain-text
-// kinds through a strict UTF-8 decoder. The kind comes from the file name's extension and must be
+// Text extraction for uploaded files, in Custos' own worker threads (chat-extraction-pool.ts). No
+// byte ever leaves the service: PDF via Mozilla's pdf.js (pdfjs-dist, with eval disabled), DOCX via
+// mammoth, XLSX via exceljs, and the plain-text kinds through a strict UTF-8 decoder. The kind comes from the file name's extension and must be
 // confirmed by the content (magic bytes / valid UTF-8), so a mislabelled file is rejected rather
 // than half-parsed.
-import ExcelJS from 'exceljs';
-import mammoth from 'mammoth';
+import type ExcelJS from 'exceljs';
 import { UnprocessableError, UnsupportedMediaTypeError } from '../../platform/http/problem.js';
+import { ExtractionRefusal, type ExtractionLimits } from './chat-extraction-limits.js';
 import type { FileKind } from './chat-types.js';
+import { checkZipLimits, DamagedZipError } from './chat-zip-guard.js';
 
 const KINDS: Record<string, { kind: FileKind; mediaType: string }> = {
   pdf: { kind: 'pdf', mediaType: 'application/pdf' },
@@ -38,41 +39,19 @@ const corrupt = (kind: FileKind, why: string) =>
   new UnprocessableError(`The file could not be read as ${kind.toUpperCase()}: ${why}. Nothing was stored; check the file opens in its usual application and upload it again.`);
 
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
 /** DOCX/XLSX are zips: a few MiB can inflate to many GiB (a zip bomb) inside mammoth or exceljs. */
-export const MAX_EXPANDED_BYTES = 256 * 1024 * 1024;
-
-/**
- * Sum of the uncompressed sizes the zip's central directory declares (APPNOTE 4.3.12/4.3.16),
- * checked before any inflation. ZIP64 entries (sizes of 0xFFFFFFFF) count as over the limit:
- * no legitimate upload under the size limit needs them.
- */
-function zipExpandedSize(bytes: Buffer): number | undefined {
-  const floor = Math.max(0, bytes.length - 22 - 0xffff);
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= floor; i -= 1) {
-    if (bytes.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
-  }
-  if (eocd < 0) return undefined;
-  const entries = bytes.readUInt16LE(eocd + 10);
-  let offset = bytes.readUInt32LE(eocd + 16);
-  let total = 0;
-  for (let n = 0; n < entries; n += 1) {
-    if (offset + 46 > bytes.length || bytes.readUInt32LE(offset) !== 0x02014b50) return undefined;
-    const size = bytes.readUInt32LE(offset + 24);
-    total += size === 0xffffffff ? Number.POSITIVE_INFINITY : size;
-    offset += 46 + bytes.readUInt16LE(offset + 28) + bytes.readUInt16LE(offset + 30) + bytes.readUInt16LE(offset + 32);
-  }
-  return total;
-}
-
-function checkZip(kind: FileKind, bytes: Buffer) {
+async function checkZip(kind: FileKind, bytes: Buffer, limits: ExtractionLimits) {
   if (!bytes.subarray(0, 4).equals(ZIP_MAGIC)) throw corrupt(kind, `it is not a ${kind.toUpperCase()} (zip) container`);
-  const expanded = zipExpandedSize(bytes);
-  if (expanded === undefined) throw corrupt(kind, 'its zip directory is damaged');
-  if (expanded > MAX_EXPANDED_BYTES) throw corrupt(kind, `it would expand to more than ${MAX_EXPANDED_BYTES} bytes`);
+  try {
+    await checkZipLimits(bytes, limits);
+  } catch (error) {
+    if (error instanceof DamagedZipError) throw corrupt(kind, error.message);
+    throw error;
+  }
 }
 
-async function pdfText(bytes: Buffer): Promise<string> {
+async function pdfText(bytes: Buffer, limits: ExtractionLimits): Promise<string> {
   if (!bytes.subarray(0, 1024).includes('%PDF-')) throw corrupt('pdf', 'it has no PDF header');
   // Loaded lazily: pdf.js is large and only uploads need it.
   const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
@@ -90,6 +69,10 @@ async function pdfText(bytes: Buffer): Promise<string> {
     if ((error as Error).name === 'PasswordException') throw corrupt('pdf', 'it is password-protected');
     throw corrupt('pdf', 'its structure is invalid');
   }
+  if (document.numPages > limits.maxPages) {
+    await document.destroy();
+    throw new ExtractionRefusal('pages', `it has ${document.numPages} pages, more than the ${limits.maxPages} allowed (CUSTOS_EXTRACTION_MAX_PAGES)`);
+  }
   try {
     const pages: string[] = [];
     for (let n = 1; n <= document.numPages; n += 1) {
@@ -106,9 +89,10 @@ async function pdfText(bytes: Buffer): Promise<string> {
   }
 }
 
-async function docxText(bytes: Buffer): Promise<string> {
-  checkZip('docx', bytes);
+async function docxText(bytes: Buffer, limits: ExtractionLimits): Promise<string> {
+  await checkZip('docx', bytes, limits);
   try {
+    const { default: mammoth } = await import('mammoth'); // loaded per kind: each worker starts cold
     const result = await mammoth.extractRawText({ buffer: bytes });
     return result.value.trim();
   } catch {
@@ -127,9 +111,10 @@ function cellText(value: ExcelJS.CellValue): string {
   return '';
 }
 
-async function xlsxText(bytes: Buffer): Promise<string> {
-  checkZip('xlsx', bytes);
-  const workbook = new ExcelJS.Workbook();
+async function xlsxText(bytes: Buffer, limits: ExtractionLimits): Promise<string> {
+  await checkZip('xlsx', bytes, limits);
+  const { default: Excel } = await import('exceljs');
+  const workbook = new Excel.Workbook();
   try {
     await workbook.xlsx.load(bytes as unknown as ArrayBuffer);
   } catch {
@@ -161,12 +146,16 @@ function plainText(kind: FileKind, bytes: Buffer): string {
   }
 }
 
-export async function extractText(kind: FileKind, bytes: Buffer): Promise<string> {
+/**
+ * Runs inside an extraction worker (chat-extraction-worker.ts), never on the API's event loop:
+ * the page, inflation, entry and nesting limits are checked here, time and heap by the pool.
+ */
+export async function extractText(kind: FileKind, bytes: Buffer, limits: ExtractionLimits): Promise<string> {
   let text: string;
   switch (kind) {
-    case 'pdf': text = await pdfText(bytes); break;
-    case 'docx': text = await docxText(bytes); break;
-    case 'xlsx': text = await xlsxText(bytes); break;
+    case 'pdf': text = await pdfText(bytes, limits); break;
+    case 'docx': text = await docxText(bytes, limits); break;
+    case 'xlsx': text = await xlsxText(bytes, limits); break;
     default: text = plainText(kind, bytes);
   }
   if (text.length > MAX_TEXT_CHARS) throw corrupt(kind, `it holds more than ${MAX_TEXT_CHARS} characters of text`);
