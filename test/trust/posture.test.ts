@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, isolatedApp, testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { expectProblem } from '../support/problems.js';
 import { requireTool, tempDir } from './support.js';
 
@@ -51,14 +52,24 @@ describe('trust: signed posture', function () {
     expect(head).to.deep.equal({ seq: stored.seq, chainHash: stored.chainHash.toString('hex') });
   });
 
-  it('reports the relay claims as not installed (value null), never a typed-in value', async () => {
-    const res = await fresh();
-    for (const id of ['relay.content_retained', 'relay.log_retention_days', 'providers']) {
-      const claim = claimOf(res.body, id);
-      expect(claim.value, id).to.equal(null);
-      expect(claim.status).to.equal('not_applicable');
-      expect(claim.statement).to.match(/relay is not installed/);
+  it('computes the relay claims from the relay: log schema closed, retention and oldest row, configured providers', async () => {
+    let res = await fresh();
+    const retained = claimOf(res.body, 'relay.content_retained');
+    expect(retained).to.include({ value: false, status: 'ok', source: 'database schema (relay_log columns and CHECK constraints)' });
+    const retention = claimOf(res.body, 'relay.log_retention_days').value as { days: number; oldestLogAt: string | null };
+    expect(retention.days).to.equal(testContainer().platform.config.relay.logRetentionDays);
+    expect(claimOf(res.body, 'providers').status).to.equal('ok');
+    // Positive control: a column that could hold a prompt turns the claim, with its name.
+    await privilegedDb().raw('ALTER TABLE relay_log ADD COLUMN posture_probe text');
+    try {
+      res = await fresh();
+      const opened = claimOf(res.body, 'relay.content_retained');
+      expect(opened).to.include({ value: true, status: 'missing' });
+      expect(opened.statement).to.contain('posture_probe');
+    } finally {
+      await privilegedDb().raw('ALTER TABLE relay_log DROP COLUMN posture_probe');
     }
+    expect(claimOf((await fresh()).body, 'relay.content_retained').value).to.equal(false);
   });
 
   it('signs the exact bytes of the posture as served: openssl pkeyutl -verify accepts them, and rejects a change', async function () {
@@ -118,7 +129,6 @@ describe('trust: signed posture', function () {
     expect(res.status, res.text).to.equal(200);
     const counts = res.body.claims as Record<string, number>;
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).to.equal(posture.body.posture.claims.length);
-    expect(counts.not_applicable).to.be.at.least(3);
     expect(res.body.links).to.include({ page: '/trust', posture: '/api/v1/trust/posture', securityTxt: '/.well-known/security.txt' });
   });
 

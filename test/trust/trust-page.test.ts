@@ -54,7 +54,7 @@ describe('trust: public page in headless Chromium', function () {
 
     expect(await page.locator('h1').innerText()).to.equal('Trust centre');
     const posture = await page.locator('#posture').innerText();
-    expect(posture).to.contain('passwords.bcrypt_cost').and.contain('bcrypt at cost').and.contain('relay is not installed');
+    expect(posture).to.contain('passwords.bcrypt_cost').and.contain('bcrypt at cost').and.contain('relay.content_retained');
     expect(await page.locator('#subprocessors').innerText()).to.contain('Page Test Hosting <b>Ltd</b>');
     expect(await page.locator('#subprocessors b').count(), 'names are escaped, not markup').to.equal(0);
     expect(await page.locator('#documents a', { hasText: 'Download' }).count()).to.be.greaterThan(0);
