@@ -18,7 +18,7 @@ import { parseRecipes, recipeScript, STACK_FRAME, type RecipeBlock } from './rec
  * are the jobs people come for; removing a marker must not pass silently.
  */
 const DOCUMENTS = [
-  { file: 'README.md', expected: ['run', 'my-data', 'dpo', 'operator'] },
+  { file: 'README.md', expected: ['run', 'my-data', 'dpo', 'operator', 'relay', 'trust'] },
   { file: 'docs/guide.md', expected: ['accounts', 'staff', 'user-data'] },
 ];
 const TOOLS = ['bash', 'curl', 'jq', 'openssl', 'oathtool', 'gpg', 'unzip', 'psql', 'pg_restore', 'sha256sum', 'base64'];
@@ -157,7 +157,9 @@ describe('docs: the README recipes run as written', function () {
       if (server && server.exitCode === null) {
         const exited = new Promise((r) => server!.once('exit', r));
         server.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 20_000); })]);
+        clearTimeout(timer); // a pending timer would count as a leak in the root hook
         if (server.exitCode === null) server.kill('SIGKILL');
       }
       if (databasesBefore.length) {
