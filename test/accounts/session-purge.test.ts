@@ -35,7 +35,11 @@ describe('accounts: scheduled purge of dead sessions', function () {
   it('deletes sessions revoked, expired or idle for over an hour, keeps live and just-ended ones', async () => {
     const user = await createUser('purge');
     const live = await newSession(user);
-    const [revokedLong, revokedJust, expiredLong, expiredJust, idleLong, idleJust] = await Promise.all(Array.from({ length: 6 }, () => newSession(user)));
+    // One after another: parallel logins of one account would each take a credential attempt
+    // before bcrypt runs, and more than the per-account limit at once are refused (429).
+    const sessions = [];
+    for (let i = 0; i < 6; i++) sessions.push(await newSession(user));
+    const [revokedLong, revokedJust, expiredLong, expiredJust, idleLong, idleJust] = sessions;
     await db()('sessions').where({ id: revokedLong.id }).update({ revoked_at: minutesAgo(purgeAfterMinutes + 5) });
     await db()('sessions').where({ id: revokedJust.id }).update({ revoked_at: minutesAgo(purgeAfterMinutes - 5) });
     await db()('sessions').where({ id: expiredLong.id }).update({ expires_at: minutesAgo(purgeAfterMinutes + 5) });

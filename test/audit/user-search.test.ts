@@ -2,7 +2,8 @@
 // Every staff role may search, always with a reason; the search is in the trail before any
 // answer, and when the trail cannot be written, nothing is answered.
 import { expect } from 'chai';
-import { api, testContainer } from '../support/app.js';
+import { api } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { createStaff, createUser, uniqueEmail, type TestStaff } from '../support/accounts.js';
 import { STAFF_ROLES } from '../../src/platform/http/auth.js';
 import { reasonHeaders, trail } from './helpers.js';
@@ -74,7 +75,7 @@ describe('audit: staff find a user by email', () => {
 
   it('fails closed: when the audit insert fails, the search fails and names nobody', async () => {
     const user = await createUser('search-fail-closed');
-    const { db } = testContainer().platform;
+    const db = privilegedDb(); // renaming the trail needs its owner's rights
     await db.raw('ALTER TABLE audit_events RENAME TO audit_events_unavailable');
     try {
       const res = await search(support, user.email);

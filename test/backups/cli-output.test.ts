@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
-import { testContainer } from '../support/app.js';
+import { privilegedDb } from '../support/db.js';
 import { custos } from './support.js';
 
 const stackTrace = /\n\s+at .+\(?[^\s()]+:\d+:\d+\)?/;
@@ -37,7 +37,7 @@ describe('custos backup (terminal output)', function () {
   it('creates the --into database when it does not exist and the connection may', async () => {
     const name = `${process.env.CUSTOS_TEST_DATABASE ?? 'custos_test'}_new_${randomBytes(3).toString('hex')}`;
     const into = withDatabaseName(process.env.DATABASE_URL!, name);
-    const admin = testContainer().platform.db;
+    const admin = privilegedDb(); // creating roles and dropping databases needs the owner's rights
     try {
       const restored = await custos(['backup', 'restore', dataId, '--into', into], verbose);
       expect(restored.code, restored.stderr).to.equal(0);
@@ -58,7 +58,7 @@ describe('custos backup (terminal output)', function () {
   it('prints the command to run when the connection may not create the database', async () => {
     // Roles are cluster-wide: a random name keeps concurrent runs on other databases apart.
     const role = `custos_nocreate_${randomBytes(4).toString('hex')}`;
-    const admin = testContainer().platform.db;
+    const admin = privilegedDb(); // creating roles and dropping databases needs the owner's rights
     await admin.raw(`CREATE ROLE "${role}" LOGIN NOCREATEDB`);
     try {
       const url = new URL(withDatabaseName(process.env.DATABASE_URL!, `${role}_missing`));
