@@ -111,6 +111,13 @@ const settings = {
   CUSTOS_METRICS_TOKEN: { doc: 'If set, GET /metrics requires "Authorization: Bearer <token>".', secret: true, parse: optionalText },
   CUSTOS_LOG_LEVEL: { doc: 'pino log level.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   CUSTOS_ARTIFACT_DIR: { doc: 'Local directory of the artifact storage (uploaded files, exports).', default: 'var/artifacts', parse: text },
+  CUSTOS_STORAGE_DRIVER: { doc: 'Where artifacts (uploaded files, exports) live: local (CUSTOS_ARTIFACT_DIR) or s3 (CUSTOS_S3_BUCKET on an S3-compatible store).', default: 'local', parse: oneOf('local', 's3') },
+  CUSTOS_S3_ENDPOINT: { doc: 'S3 API endpoint for non-AWS stores (MinIO, Ceph, R2 …), e.g. http://minio:9000; empty for AWS. Credentials come from the AWS SDK chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance or task role).', default: '', parse: optionalText },
+  CUSTOS_S3_REGION: { doc: 'Region of the S3 buckets.', default: 'us-east-1', parse: text },
+  CUSTOS_S3_FORCE_PATH_STYLE: { doc: 'Address buckets as <endpoint>/<bucket> instead of <bucket>.<endpoint> (most non-AWS stores need true).', default: 'false', parse: boolean },
+  CUSTOS_S3_BUCKET: { doc: 'Bucket of the artifacts when CUSTOS_STORAGE_DRIVER=s3.', default: '', parse: optionalText },
+  CUSTOS_BACKUP_S3_BUCKET: { doc: 'If set, data backups and their manifests go to this bucket instead of CUSTOS_BACKUP_DIR; must differ from the artifact and key-store buckets.', default: '', parse: optionalText },
+  CUSTOS_KEYSTORE_BACKUP_S3_BUCKET: { doc: 'If set, key-store backups go to this bucket instead of CUSTOS_KEYSTORE_BACKUP_DIR; must differ from the artifact and data-backup buckets.', default: '', parse: optionalText },
   CUSTOS_BACKUP_PASSPHRASE: { doc: 'Passphrase of the encrypted database backups (AES-256-CBC, PBKDF2-HMAC-SHA256, 100,000 iterations). Optional for the service; every backup command refuses to run without it.', secret: true, parse: optionalText },
   CUSTOS_BACKUP_PASSPHRASE_FILE: { doc: 'File holding CUSTOS_BACKUP_PASSPHRASE (surrounding whitespace is trimmed).', parse: optionalText },
   CUSTOS_BACKUP_DIR: { doc: 'Directory of the encrypted data backups and their signed manifests; keep it apart from CUSTOS_ARTIFACT_DIR.', default: 'var/backups', parse: text },
@@ -159,6 +166,7 @@ export interface Config {
   metricsToken?: string;
   logLevel: string;
   artifactDir: string;
+  storage: { driver: 'local' | 's3'; s3: { endpoint?: string; region: string; forcePathStyle: boolean; bucket?: string; backupBucket?: string; keystoreBackupBucket?: string } };
   backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; cron: string };
   shutdownGraceMs: number;
   privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
@@ -223,6 +231,25 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     if (file && !existsSync(file)) throw new ConfigError(name, `file ${file} does not exist`);
   }
 
+  const storage = {
+    driver: read(env, 'CUSTOS_STORAGE_DRIVER')!,
+    s3: {
+      endpoint: read(env, 'CUSTOS_S3_ENDPOINT'),
+      region: read(env, 'CUSTOS_S3_REGION')!,
+      forcePathStyle: read(env, 'CUSTOS_S3_FORCE_PATH_STYLE')!,
+      bucket: read(env, 'CUSTOS_S3_BUCKET'),
+      backupBucket: read(env, 'CUSTOS_BACKUP_S3_BUCKET'),
+      keystoreBackupBucket: read(env, 'CUSTOS_KEYSTORE_BACKUP_S3_BUCKET'),
+    },
+  };
+  if (storage.driver === 's3' && !storage.s3.bucket) throw new ConfigError('CUSTOS_S3_BUCKET', 'is required when CUSTOS_STORAGE_DRIVER=s3');
+  // Backups are kept apart from the artifacts and from each other (the security page promises it).
+  const buckets = [['CUSTOS_S3_BUCKET', storage.driver === 's3' ? storage.s3.bucket : undefined], ['CUSTOS_BACKUP_S3_BUCKET', storage.s3.backupBucket], ['CUSTOS_KEYSTORE_BACKUP_S3_BUCKET', storage.s3.keystoreBackupBucket]] as const;
+  for (const [i, [name, bucket]] of buckets.entries()) {
+    const clash = buckets.slice(0, i).find(([, other]) => bucket && other === bucket);
+    if (clash) throw new ConfigError(name, `must name a different bucket than ${clash[0]}`);
+  }
+
   return {
     env: environment,
     host: read(env, 'HOST')!,
@@ -259,6 +286,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     metricsToken: readSecret(env, 'CUSTOS_METRICS_TOKEN'),
     logLevel: read(env, 'CUSTOS_LOG_LEVEL')!,
     artifactDir: read(env, 'CUSTOS_ARTIFACT_DIR')!,
+    storage,
     backup: {
       passphrase: optionalSecret('CUSTOS_BACKUP_PASSPHRASE'),
       dir: read(env, 'CUSTOS_BACKUP_DIR')!,
