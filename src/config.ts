@@ -81,6 +81,8 @@ const settings = {
   DATABASE_URL: { doc: 'PostgreSQL 15+ connection URL (the source of truth).', default: 'postgres://postgres@127.0.0.1:5432/custos', parse: url('postgres:', 'postgresql:') },
   DATABASE_POOL_MAX: { doc: 'Maximum PostgreSQL connections per process.', default: '10', parse: integer(1, 200) },
   REDIS_URL: { doc: 'Redis 7 URL (BullMQ queues and rate-limit counters only).', default: 'redis://127.0.0.1:6379', parse: url('redis:', 'rediss:') },
+  CUSTOS_REDIS_SENTINELS: { doc: 'Redis Sentinel addresses "host:port,host:port,…"; when set, Custos asks them for the primary of CUSTOS_REDIS_SENTINEL_NAME and follows failovers (REDIS_URL then only supplies password and database).', default: '', parse: optionalText },
+  CUSTOS_REDIS_SENTINEL_NAME: { doc: 'Name of the monitored primary (the `sentinel monitor <name>` of the sentinels).', default: 'mymaster', parse: text },
   CUSTOS_QUEUE_PREFIX: { doc: 'Prefix of every BullMQ and rate-limit key in Redis.', default: 'custos', parse: text },
   CUSTOS_MASTER_KEYS: { doc: 'Versioned master keys (KEKs) wrapping the per-user data keys: "1:<base64 32 bytes>,2:<…>". The highest version wraps new keys. Never stored in the database.', secret: true, parse: (raw: string, name: string) => parseMasterKeys(raw, name) },
   CUSTOS_MASTER_KEYS_FILE: { doc: 'File holding CUSTOS_MASTER_KEYS instead of the environment.', parse: optionalText },
@@ -148,6 +150,8 @@ export interface Config {
   databaseUrl: string;
   databasePoolMax: number;
   redisUrl: string;
+  /** Redis Sentinel: the sentinels and the name of the primary they monitor. */
+  redisSentinel?: { sentinels: Array<{ host: string; port: number }>; name: string };
   queuePrefix: string;
   masterKeys: Map<number, Buffer>;
   apiKeyPepper: Buffer;
@@ -258,6 +262,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     databaseUrl: read(env, 'DATABASE_URL')!,
     databasePoolMax: read(env, 'DATABASE_POOL_MAX')!,
     redisUrl: read(env, 'REDIS_URL')!,
+    redisSentinel: parseSentinels(read(env, 'CUSTOS_REDIS_SENTINELS'), read(env, 'CUSTOS_REDIS_SENTINEL_NAME')!),
     queuePrefix: read(env, 'CUSTOS_QUEUE_PREFIX')!,
     masterKeys: secret('CUSTOS_MASTER_KEYS'),
     apiKeyPepper: secret('CUSTOS_API_KEY_PEPPER'),
@@ -300,6 +305,16 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },
     generatedSecrets,
   };
+}
+
+function parseSentinels(raw: string | undefined, name: string): Config['redisSentinel'] {
+  if (!raw) return undefined;
+  const sentinels = raw.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(entry);
+    if (!match || Number(match[2]) > 65535) throw new ConfigError('CUSTOS_REDIS_SENTINELS', `each entry must look like host:port, got "${entry}"`);
+    return { host: match[1], port: Number(match[2]) };
+  });
+  return { sentinels, name };
 }
 
 /** Markdown table of every variable, for the README. */

@@ -75,8 +75,8 @@ export interface DemoAccounts {
 
 export function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Platform {
   const db = createDb(config.databaseUrl, config.databasePoolMax);
-  const redis = createRedis(config.redisUrl);
-  const queueConnection = createQueueConnection(config.redisUrl);
+  const redis = createRedis(config);
+  const queueConnection = createQueueConnection(config);
   const keyStore = createKeyStore(db, { masterKeys: config.masterKeys });
   return {
     config,

@@ -42,6 +42,12 @@ describe('platform: configuration', () => {
     expect(s3.storage.s3).to.include({ bucket: 'a', backupBucket: 'b', keystoreBackupBucket: 'k', forcePathStyle: true, region: 'us-east-1' });
   });
 
+  it('Redis Sentinel addresses must be host:port entries', () => {
+    expect(configError({ ...good(), CUSTOS_REDIS_SENTINELS: '10.0.0.1:26379,nope' }).variable).to.equal('CUSTOS_REDIS_SENTINELS');
+    expect(loadConfig({ ...good(), CUSTOS_REDIS_SENTINELS: 'a:26379, b:26380', CUSTOS_REDIS_SENTINEL_NAME: 'custos' }).redisSentinel)
+      .to.deep.equal({ sentinels: [{ host: 'a', port: 26379 }, { host: 'b', port: 26380 }], name: 'custos' });
+  });
+
   it('never echoes a secret in the error', () => {
     const leaked = 'AAAAsecretAAAA';
     expect(configError({ ...good(), CUSTOS_MASTER_KEYS: `1:${leaked}` }).message).not.to.include(leaked);
