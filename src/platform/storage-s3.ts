@@ -123,9 +123,10 @@ export function createS3Storage(options: S3StorageOptions): S3ArtifactStorage {
       await remove(key);
       return true;
     },
-    async list(prefix) {
+    // includePartials: main's ArtifactStorage gains this option (an erasure removes temporary objects too).
+    async list(prefix: string, listOptions: { includePartials?: boolean } = {}) {
       const objects: StoredObject[] = [];
-      for await (const o of listAll(prefix)) if (!o.key.endsWith(PARTIAL_SUFFIX)) objects.push(o);
+      for await (const o of listAll(prefix)) if (listOptions.includePartials || !o.key.endsWith(PARTIAL_SUFFIX)) objects.push(o);
       return objects.sort((a, b) => a.key.localeCompare(b.key));
     },
     async sweepPartials(olderThanMs) {
