@@ -3,7 +3,8 @@
 # scheduler, migrate, and the operator commands, e.g.
 #   docker run --env-file .env custos migrate
 #   docker run --env-file .env -p 8080:8080 custos serve
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 is the current LTS (Node 20 reached its end of life in April 2026).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ (dist/src/cli.js, dist/migrations) ----
 FROM ${NODE_IMAGE} AS build

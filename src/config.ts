@@ -104,6 +104,8 @@ const settings = {
   CUSTOS_DATABASE_RUNTIME_PASSWORD: { doc: 'Password `custos migrate` gives the runtime role when DATABASE_URL does not carry it (development: generated into the development secrets).', secret: true, parse: optionalText },
   DATABASE_POOL_MAX: { doc: 'Maximum PostgreSQL connections per process.', default: '10', parse: integer(1, 200) },
   REDIS_URL: { doc: 'Redis 7 URL (BullMQ queues and rate-limit counters only).', default: 'redis://127.0.0.1:6379', parse: url('redis:', 'rediss:') },
+  CUSTOS_REDIS_SENTINELS: { doc: 'Redis Sentinel addresses "host:port,host:port,…"; when set, Custos asks them for the primary of CUSTOS_REDIS_SENTINEL_NAME and follows failovers (REDIS_URL then only supplies password and database).', default: '', parse: optionalText },
+  CUSTOS_REDIS_SENTINEL_NAME: { doc: 'Name of the monitored primary (the `sentinel monitor <name>` of the sentinels).', default: 'mymaster', parse: text },
   CUSTOS_QUEUE_PREFIX: { doc: 'Prefix of every BullMQ and rate-limit key in Redis (development: the database name, so checkouts sharing a Redis never run each other\'s jobs).', default: 'custos', parse: text },
   CUSTOS_MASTER_KEYS: { doc: 'Versioned master keys (KEKs) wrapping the per-user data keys: "1:<base64 32 bytes>,2:<…>". The highest version wraps new keys. Never stored in the database.', secret: true, parse: (raw: string, name: string) => parseMasterKeys(raw, name) },
   CUSTOS_MASTER_KEYS_FILE: { doc: 'File holding CUSTOS_MASTER_KEYS instead of the environment.', parse: optionalText },
@@ -149,6 +151,13 @@ const settings = {
   CUSTOS_METRICS_PORT: { doc: 'If not 0, a second listener on 127.0.0.1:<port> serves GET /metrics without a token (for a scraper on the same host or pod).', default: '0', parse: integer(0, 65535) },
   CUSTOS_LOG_LEVEL: { doc: 'pino log level.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   CUSTOS_ARTIFACT_DIR: { doc: 'Local directory of the artifact storage (uploaded files, exports).', default: 'var/artifacts', parse: text },
+  CUSTOS_STORAGE_DRIVER: { doc: 'Where artifacts (uploaded files, exports) live: local (CUSTOS_ARTIFACT_DIR) or s3 (CUSTOS_S3_BUCKET on an S3-compatible store).', default: 'local', parse: oneOf('local', 's3') },
+  CUSTOS_S3_ENDPOINT: { doc: 'S3 API endpoint for non-AWS stores (MinIO, Ceph, R2 …), e.g. http://minio:9000; empty for AWS. Credentials come from the AWS SDK chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance or task role).', default: '', parse: optionalText },
+  CUSTOS_S3_REGION: { doc: 'Region of the S3 buckets.', default: 'us-east-1', parse: text },
+  CUSTOS_S3_FORCE_PATH_STYLE: { doc: 'Address buckets as <endpoint>/<bucket> instead of <bucket>.<endpoint> (most non-AWS stores need true).', default: 'false', parse: boolean },
+  CUSTOS_S3_BUCKET: { doc: 'Bucket of the artifacts when CUSTOS_STORAGE_DRIVER=s3.', default: '', parse: optionalText },
+  CUSTOS_BACKUP_S3_BUCKET: { doc: 'If set, data backups and their manifests go to this bucket instead of CUSTOS_BACKUP_DIR; must differ from the artifact and key-store buckets.', default: '', parse: optionalText },
+  CUSTOS_KEYSTORE_BACKUP_S3_BUCKET: { doc: 'If set, key-store backups go to this bucket instead of CUSTOS_KEYSTORE_BACKUP_DIR; must differ from the artifact and data-backup buckets.', default: '', parse: optionalText },
   CUSTOS_BACKUP_PASSPHRASE: { doc: 'Passphrase of the encrypted database backups (AES-256-CBC, PBKDF2-HMAC-SHA256, 100,000 iterations). Optional for the service; every backup command refuses to run without it.', secret: true, parse: optionalText },
   CUSTOS_BACKUP_PASSPHRASE_FILE: { doc: 'File holding CUSTOS_BACKUP_PASSPHRASE (surrounding whitespace is trimmed).', parse: optionalText },
   CUSTOS_BACKUP_DIR: { doc: 'Directory of the encrypted data backups and their signed manifests; keep it apart from CUSTOS_ARTIFACT_DIR.', default: 'var/backups', parse: text },
@@ -220,6 +229,8 @@ export interface Config {
   databasePoolMax: number;
   devSecretsFile: string;
   redisUrl: string;
+  /** Redis Sentinel: the sentinels and the name of the primary they monitor. */
+  redisSentinel?: { sentinels: Array<{ host: string; port: number }>; name: string };
   queuePrefix: string;
   masterKeys: Map<number, Buffer>;
   apiKeyPepper: Buffer;
@@ -244,6 +255,7 @@ export interface Config {
   metricsPort: number;
   logLevel: string;
   artifactDir: string;
+  storage: { driver: 'local' | 's3'; s3: { endpoint?: string; region: string; forcePathStyle: boolean; bucket?: string; backupBucket?: string; keystoreBackupBucket?: string } };
   backup: { passphrase?: string; dir: string; keystoreDir: string; keystoreRetentionDays: number; keep: { daily: number; weekly: number; monthly: number }; stalePartialHours: number; cron: string };
   /** Lease length of a worker on a durable job (privacy request, backup run). */
   jobLeaseMs: number;
@@ -381,6 +393,24 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     ? decodeURIComponent(new URL(databaseUrl).password) || undefined
     : optionalSecret('CUSTOS_DATABASE_RUNTIME_PASSWORD');
   const runtimeUrl = connectsAs === runtimeRole || environment === 'production' ? databaseUrl : withCredentials(databaseUrl, runtimeRole, runtimePassword);
+  const storage = {
+    driver: read(env, 'CUSTOS_STORAGE_DRIVER')!,
+    s3: {
+      endpoint: read(env, 'CUSTOS_S3_ENDPOINT'),
+      region: read(env, 'CUSTOS_S3_REGION')!,
+      forcePathStyle: read(env, 'CUSTOS_S3_FORCE_PATH_STYLE')!,
+      bucket: read(env, 'CUSTOS_S3_BUCKET'),
+      backupBucket: read(env, 'CUSTOS_BACKUP_S3_BUCKET'),
+      keystoreBackupBucket: read(env, 'CUSTOS_KEYSTORE_BACKUP_S3_BUCKET'),
+    },
+  };
+  if (storage.driver === 's3' && !storage.s3.bucket) throw new ConfigError('CUSTOS_S3_BUCKET', 'is required when CUSTOS_STORAGE_DRIVER=s3');
+  // Backups are kept apart from the artifacts and from each other (the security page promises it).
+  const buckets = [['CUSTOS_S3_BUCKET', storage.driver === 's3' ? storage.s3.bucket : undefined], ['CUSTOS_BACKUP_S3_BUCKET', storage.s3.backupBucket], ['CUSTOS_KEYSTORE_BACKUP_S3_BUCKET', storage.s3.keystoreBackupBucket]] as const;
+  for (const [i, [name, bucket]] of buckets.entries()) {
+    const clash = buckets.slice(0, i).find(([, other]) => bucket && other === bucket);
+    if (clash) throw new ConfigError(name, `must name a different bucket than ${clash[0]}`);
+  }
 
   return {
     env: environment,
@@ -392,6 +422,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     databasePoolMax: read(env, 'DATABASE_POOL_MAX')!,
     devSecretsFile: read(env, 'CUSTOS_DEV_SECRETS_FILE')!,
     redisUrl: read(env, 'REDIS_URL')!,
+    redisSentinel: parseSentinels(read(env, 'CUSTOS_REDIS_SENTINELS'), read(env, 'CUSTOS_REDIS_SENTINEL_NAME')!),
     queuePrefix: env.CUSTOS_QUEUE_PREFIX === undefined && environment === 'development' ? databaseName : read(env, 'CUSTOS_QUEUE_PREFIX')!,
     masterKeys: secret('CUSTOS_MASTER_KEYS'),
     apiKeyPepper: secret('CUSTOS_API_KEY_PEPPER'),
@@ -431,6 +462,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     metricsPort: read(env, 'CUSTOS_METRICS_PORT')!,
     logLevel: read(env, 'CUSTOS_LOG_LEVEL')!,
     artifactDir: read(env, 'CUSTOS_ARTIFACT_DIR')!,
+    storage,
     backup: {
       passphrase: optionalSecret('CUSTOS_BACKUP_PASSPHRASE'),
       dir: read(env, 'CUSTOS_BACKUP_DIR')!,
@@ -464,6 +496,16 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     },
     generatedSecrets,
   };
+}
+
+function parseSentinels(raw: string | undefined, name: string): Config['redisSentinel'] {
+  if (!raw) return undefined;
+  const sentinels = raw.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(entry);
+    if (!match || Number(match[2]) > 65535) throw new ConfigError('CUSTOS_REDIS_SENTINELS', `each entry must look like host:port, got "${entry}"`);
+    return { host: match[1], port: Number(match[2]) };
+  });
+  return { sentinels, name };
 }
 
 /** Markdown table of every variable. */

@@ -15,7 +15,7 @@ export function startWorkers(container: Container): RunningRole {
   const { config, logger } = container.platform;
   const connections: Redis[] = [];
   const connect = () => {
-    const connection = createQueueConnection(config.redisUrl);
+    const connection = createQueueConnection(config);
     connections.push(connection);
     return connection;
   };

@@ -2,7 +2,8 @@
 import type { Redis } from 'ioredis';
 import type { Request, Response } from 'express';
 import type { Readable } from 'node:stream';
-import { createLocalStorage, type ArtifactStorage } from './storage.js';
+import type { ArtifactStorage } from './storage.js';
+import { createStorage } from './storage-factory.js';
 import type { Config } from '../config.js';
 import { createDb, type Knex } from './db.js';
 import { createLogger, type Logger } from './logger.js';
@@ -86,8 +87,8 @@ export interface DemoAccounts {
 
 export function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Platform {
   const db = createDb(config.databaseUrl, config.databasePoolMax);
-  const redis = createRedis(config.redisUrl);
-  const queueConnection = createQueueConnection(config.redisUrl);
+  const redis = createRedis(config);
+  const queueConnection = createQueueConnection(config);
   const keyStore = createKeyStore(db, { masterKeys: config.masterKeys });
   return {
     config,
@@ -100,7 +101,7 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
     fieldCipher: createFieldCipher(keyStore),
     signer: createSigner(parseSigningKey(config.signingKeyPem)),
     metrics: createMetrics(),
-    artifacts: createLocalStorage(config.artifactDir),
+    artifacts: createStorage(config, 'artifacts'),
   };
 }
 
@@ -111,5 +112,6 @@ export async function closePlatform(platform: Platform): Promise<void> {
   // then keep the process alive; disconnect() closes it in every state.
   platform.redis.disconnect();
   platform.queueConnection.disconnect();
+  platform.artifacts.close?.();
   await platform.db.destroy();
 }

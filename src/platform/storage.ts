@@ -1,5 +1,5 @@
 // Artifact storage (uploaded file bytes, export archives, backups): one interface, a local
-// directory by default. Writes go to a temporary name and are published with an atomic rename,
+// directory by default (an S3-compatible store in storage-s3.ts, chosen in storage-factory.ts). Writes go to a temporary name and are published with an atomic rename,
 // so a reader never sees half an artifact and a crash leaves only a *.partial to sweep.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -28,6 +28,8 @@ export interface ArtifactStorage {
   list(prefix: string, options?: { includePartials?: boolean }): Promise<StoredObject[]>;
   /** Removes temporary files older than `olderThanMs` left by crashed writers. */
   sweepPartials(olderThanMs: number): Promise<number>;
+  /** Releases connections (the S3 driver's sockets); the local driver has none. */
+  close?(): void;
 }
 
 const PARTIAL_SUFFIX = '.partial';

@@ -32,6 +32,22 @@ describe('platform: configuration', () => {
     expect(configError({ ...good(), CUSTOS_TLS_CERT_FILE: '/nonexistent.pem', CUSTOS_TLS_KEY_FILE: '/nonexistent.key' }).variable).to.equal('CUSTOS_TLS_CERT_FILE');
   });
 
+  it('S3 storage needs a bucket, and backups never share a bucket with artifacts or each other', () => {
+    expect(configError({ ...good(), CUSTOS_STORAGE_DRIVER: 's3' }).variable).to.equal('CUSTOS_S3_BUCKET');
+    expect(configError({ ...good(), CUSTOS_STORAGE_DRIVER: 'S3' }).variable).to.equal('CUSTOS_STORAGE_DRIVER');
+    expect(configError({ ...good(), CUSTOS_STORAGE_DRIVER: 's3', CUSTOS_S3_BUCKET: 'a', CUSTOS_BACKUP_S3_BUCKET: 'a' }).message).to.match(/different bucket than CUSTOS_S3_BUCKET/);
+    expect(configError({ ...good(), CUSTOS_BACKUP_S3_BUCKET: 'b', CUSTOS_KEYSTORE_BACKUP_S3_BUCKET: 'b' }).variable).to.equal('CUSTOS_KEYSTORE_BACKUP_S3_BUCKET');
+    const s3 = loadConfig({ ...good(), CUSTOS_STORAGE_DRIVER: 's3', CUSTOS_S3_BUCKET: 'a', CUSTOS_BACKUP_S3_BUCKET: 'b', CUSTOS_KEYSTORE_BACKUP_S3_BUCKET: 'k', CUSTOS_S3_FORCE_PATH_STYLE: 'true' });
+    expect(s3.storage).to.deep.include({ driver: 's3' });
+    expect(s3.storage.s3).to.include({ bucket: 'a', backupBucket: 'b', keystoreBackupBucket: 'k', forcePathStyle: true, region: 'us-east-1' });
+  });
+
+  it('Redis Sentinel addresses must be host:port entries', () => {
+    expect(configError({ ...good(), CUSTOS_REDIS_SENTINELS: '10.0.0.1:26379,nope' }).variable).to.equal('CUSTOS_REDIS_SENTINELS');
+    expect(loadConfig({ ...good(), CUSTOS_REDIS_SENTINELS: 'a:26379, b:26380', CUSTOS_REDIS_SENTINEL_NAME: 'custos' }).redisSentinel)
+      .to.deep.equal({ sentinels: [{ host: 'a', port: 26379 }, { host: 'b', port: 26380 }], name: 'custos' });
+  });
+
   it('never echoes a secret in the error', () => {
     const leaked = 'AAAAsecretAAAA';
     expect(configError({ ...good(), CUSTOS_MASTER_KEYS: `1:${leaked}` }).message).not.to.include(leaked);
