@@ -153,6 +153,8 @@ export function createApp(container: Container): express.Express {
       res.destroy();
       return;
     }
+    // A route may have marked its answer cacheable before it failed: an error never is.
+    res.set('Cache-Control', 'no-store');
     if (shape) {
       shape.sendProblem(problem, req, res);
       return;

@@ -1,14 +1,14 @@
 // Staff accounts: created only by `custos staff create` (the real CLI), TOTP mandatory before
 // any staff route but enrolment, and separate from user accounts in both directions.
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { api } from '../support/app.js';
 import { createStaff, createUser, strongPassword, totpCode, uniqueEmail } from '../support/accounts.js';
 import { runCli } from '../support/cli.js';
 import { expectProblem } from '../support/problems.js';
 import { listOperations, loadOpenApi } from '../../src/platform/http/openapi.js';
+import { requireTool } from '../support/tools.js';
 
-const hasBinary = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 const staffLogin = (email: string, password: string, extra: Record<string, string> = {}) =>
   api().post('/api/v1/staff/auth/login').send({ email, password, ...extra });
 
@@ -62,10 +62,7 @@ describe('accounts: staff', function () {
   });
 
   it('on a terminal, prompts twice without echoing what is typed (util-linux `script` gives it a pty)', async function () {
-    if (!hasBinary('script')) {
-      if (process.env.CI) throw new Error('`script` (util-linux) is required under CI');
-      this.skip();
-    }
+    requireTool(this, 'script');
     const email = uniqueEmail('tty-staff');
     const password = strongPassword();
     const command = `${process.execPath} --import tsx src/cli.ts staff create --email ${email} --role support`;

@@ -3,13 +3,12 @@
 // beside it: the run's lease refuses the second attempt. pg_dump is held by a wrapper on PATH
 // that waits for a flag file, so the first run is mid-dump exactly as long as the test wants.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testContainer } from '../support/app.js';
 import { tempDir } from '../support/temp.js';
 import { db } from './support.js';
-import { requireTool } from '../support/tools.js';
+import { requireTool, toolPath } from '../support/tools.js';
 import { waitFor } from '../privacy/support.js';
 
 describe('backups: one live run per night', function () {
@@ -17,7 +16,7 @@ describe('backups: one live run per night', function () {
 
   it('a second attempt of the same night is refused while the first holds its lease, and the first still succeeds', async function () {
     requireTool(this, 'pg_dump');
-    const real = spawnSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).stdout.trim();
+    const real = toolPath('pg_dump');
     const dir = tempDir('held-pg-dump');
     writeFileSync(join(dir, 'pg_dump'), `#!/bin/sh\nwhile [ ! -e "${dir}/go" ]; do sleep 0.2; done\nexec "${real}" "$@"\n`);
     chmodSync(join(dir, 'pg_dump'), 0o755);

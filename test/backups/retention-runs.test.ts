@@ -5,7 +5,7 @@
 // keeps its temporary file. pg_dump is slowed by a wrapper on PATH that sleeps after dumping, so
 // the kill lands while the file is still being written.
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import type { BackupRun } from '../../src/modules/backups/backups-types.js';
 import { testContainer } from '../support/app.js';
 import { tempDir } from '../support/temp.js';
 import { backupFile, db } from './support.js';
-import { requireTool } from '../support/tools.js';
+import { requireTool, toolPath } from '../support/tools.js';
 import { waitFor } from '../privacy/support.js';
 
 const DAY = 86_400_000;
@@ -35,7 +35,7 @@ describe('backups: retention over real runs (failed, interrupted, orphaned, part
 
   before(function () {
     requireTool(this, 'pg_dump');
-    realPgDump = spawnSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).stdout.trim();
+    realPgDump = toolPath('pg_dump');
     slowPgDump = tempDir('slow-pg-dump');
     writeFileSync(join(slowPgDump, 'pg_dump'), `#!/bin/sh\n"${realPgDump}" "$@"\nstatus=$?\nsleep 120\nexit $status\n`);
     chmodSync(join(slowPgDump, 'pg_dump'), 0o755);

@@ -4,7 +4,7 @@
 // artifact directories. A recipe fails on its first failing command, or when it prints a stack
 // trace. A README example that breaks is a red build.
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { testContainer } from '../support/app.js';
 import { freePort } from '../support/ports.js';
 import { parseRecipes, recipeScript, STACK_FRAME, type RecipeBlock } from './recipes.js';
+import { requireTool } from '../support/tools.js';
 
 /**
  * The documents whose recipes run, in this order, and the recipes each must have: the README's
@@ -36,7 +37,6 @@ const postgresBase = (() => {
   url.pathname = '';
   return url.toString().replace(/\/$/, '');
 })();
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 /** A directory that looks like a fresh checkout: the repository's files, but its own .custos/ and var/. */
 function checkoutLikeDirectory(): string {
@@ -111,12 +111,7 @@ describe('docs: the README recipes run as written', function () {
 
   describe('against a private server', () => {
     before(async function () {
-      const missing = TOOLS.filter((t) => !has(t));
-      if (missing.length) {
-        // CI installs them (.ci/run); a developer's machine may lack one, which must not pass quietly in CI.
-        if (process.env.CI) throw new Error(`the README recipes need ${missing.join(', ')} (install them: .ci/run does)`);
-        this.skip();
-      }
+      requireTool(this, ...TOOLS); // CI installs them (.ci/run)
       databasesBefore = await databaseNames();
       await dropDatabases([database]);
       const admin = createDb(withDatabaseName(serviceDatabase, 'postgres'), 1);

@@ -38,7 +38,11 @@ describe('platform: internal errors (a database that was never migrated)', funct
       await admin.raw(`DROP DATABASE IF EXISTS "${unmigrated}" WITH (FORCE)`);
       await admin.raw(`CREATE DATABASE "${unmigrated}"`);
     });
-    broken = isolatedApp({ DATABASE_URL: withDatabaseName(process.env.DATABASE_URL!, unmigrated) });
+    // Connected as the URL's own user: `custos migrate` never ran there, so no runtime role exists.
+    broken = isolatedApp({
+      DATABASE_URL: withDatabaseName(process.env.DATABASE_URL!, unmigrated),
+      CUSTOS_DATABASE_RUNTIME_ROLE: new URL(process.env.DATABASE_URL!).username,
+    });
   });
 
   after(async () => {

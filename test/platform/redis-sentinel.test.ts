@@ -3,7 +3,7 @@
 // and every request completes (PostgreSQL is the truth; the reconciler re-enqueues anything the
 // failover lost), each published exactly once.
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { isolatedApp } from '../support/app.js';
 import { createUser } from '../support/accounts.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../privacy/support.js';
+import { requireTool } from '../support/tools.js';
 
-const hasRedisServer = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
 
 describe('Redis Sentinel: queued work survives a failover of the primary', function () {
   this.timeout(180_000);
@@ -37,10 +37,7 @@ describe('Redis Sentinel: queued work survives a failover of the primary', funct
   };
 
   before(async function () {
-    if (!hasRedisServer) {
-      if (process.env.CI) throw new Error('redis-server is required for the Sentinel test');
-      this.skip();
-    }
+    requireTool(this, 'redis-server');
     const dir = mkdtempSync(join(tmpdir(), 'custos-sentinel-'));
     primaryPort = await freePort();
     replicaPort = await freePort();

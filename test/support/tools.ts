@@ -12,6 +12,12 @@ export function hasTool(name: string): boolean {
   return found.get(name)!;
 }
 
+/** The tool's absolute path, for a test that wraps it (e.g. a slow pg_dump on PATH); call requireTool first. */
+export function toolPath(name: string): string {
+  if (!hasTool(name)) throw new Error(`${name} is not installed`);
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+}
+
 export const inCi = (env: Record<string, string | undefined> = process.env) => Boolean(env.CI) && !['0', 'false', 'no'].includes(String(env.CI).toLowerCase());
 
 class MissingToolError extends Error {

@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { api, testApp, testContainer } from '../support/app.js';
 import { createStaff } from '../support/accounts.js';
+import { requireTool } from '../support/tools.js';
 
 const CHROMIUM = process.env.CUSTOS_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = '.local/trust-page.png';
@@ -20,10 +21,7 @@ describe('trust: public page in headless Chromium', function () {
   let origin: string;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) throw new Error(`${CHROMIUM} is required under CI (apt-get install chromium, see .ci/run)`);
-      this.skip();
-    }
+    requireTool(this, 'chromium'); // Debian's package, at /usr/bin/chromium (.ci/run installs it)
     const admin = await createStaff('admin');
     await api().post('/api/v1/admin/trust/subprocessors').set(admin.auth)
       .send({ name: 'Page Test Hosting <b>Ltd</b>', purpose: 'Hosting', location: 'EU', dataCategories: ['all customer data (encrypted)'], effectiveAt: new Date(Date.now() - 86_400_000).toISOString() }).expect(201);
