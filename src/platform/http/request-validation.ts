@@ -12,7 +12,31 @@ type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
 interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler }
 
-export function createRequestValidation(options: Options): Handler[] {
+// Steps that do nothing here: security (validateSecurity is off; auth.ts decides access) and
+// path params (they coerce params of Express routes, and operations are not Express routes).
+// If a new version renames them, they are merely kept, which is slower but still correct.
+const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
+
+/** The validator's steps as one middleware: one Express layer instead of one per step. */
+function inSequence(steps: Handler[]): Handler {
+  return (req, res, next) => {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      if (error) return next(error);
+      const current = steps[index++];
+      if (!current) return next();
+      try {
+        const result = current(req, res, step) as Promise<unknown> | undefined;
+        if (result && typeof result.then === 'function') result.then(undefined, next);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    step();
+  };
+}
+
+export function createRequestValidation(options: Options): Handler {
   const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
   // The instance the library just built; its metadata step is private, hence the cast. If a new
   // version renames it, fail at start-up rather than run with unknown route metadata.
@@ -38,5 +62,5 @@ export function createRequestValidation(options: Options): Handler[] {
     req.params = match.params;
     return next();
   };
-  return middlewares;
+  return inSequence(middlewares.filter((step) => !idleSteps.has(step.name)));
 }
