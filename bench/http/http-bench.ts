@@ -2,7 +2,7 @@
 // (almost) nothing, so the platform's per-request work is what is measured.
 // Run: npx tsx bench/http/http-bench.ts [--rounds 3] [--seconds 5] [--connections 16] [--out bench/results/http.md]
 //        [--cpu-prof DIR]   (profile the `custos serve` process; written when it exits)
-// Needs wrk (`apt-get install -y wrk`), PostgreSQL and Redis as for the tests.
+// Needs wrk (`sh bench/setup.sh` installs it: apt-get install -y wrk), PostgreSQL and Redis as for the tests.
 // It creates its own database, registers one user and opens a session for it, then starts
 // `custos serve` (node --import tsx src/cli.ts serve, log level info with stdout to /dev/null, so
 // a log line per request is still written) and a bare Express 5 control (bare-express.ts), and
@@ -33,7 +33,7 @@ try {
   execFileSync('wrk', ['--version'], { stdio: 'ignore' });
 } catch (error) {
   // wrk --version exits 1 after printing; only a missing binary is fatal.
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk is not installed: apt-get install -y wrk');
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk is not installed: sh bench/setup.sh (apt-get install -y wrk)');
 }
 
 const admin = createDb(withDatabaseName(base, 'postgres'), 1);

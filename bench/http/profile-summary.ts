@@ -1,14 +1,21 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time by package/file and by function, and
 // inclusive time of named middleware, so the report can say where a request's time goes.
-// Run: npx tsx bench/http/profile-summary.ts <file.cpuprofile> [top]
+// Run: npx tsx bench/http/profile-summary.ts <file.cpuprofile> [top] [--skip-seconds S]
+// (--skip-seconds leaves out start-up: module loading would otherwise fill the top of the list.)
 import { readFileSync } from 'node:fs';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 const file = process.argv[2];
-const top = Number(process.argv[3] ?? 25);
+const top = Number(/^\d+$/.test(process.argv[3] ?? '') ? process.argv[3] : 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const skipIndex = process.argv.indexOf('--skip-seconds');
+const skipMicros = skipIndex > 0 ? Number(process.argv[skipIndex + 1]) * 1e6 : 0;
 const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+let elapsed = 0;
+profile.samples.forEach((id, i) => {
+  elapsed += profile.timeDeltas[i] ?? 0;
+  if (elapsed >= skipMicros) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const where = (url: string) => {
@@ -29,10 +36,17 @@ for (const [id, t] of self) {
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const inclusive = new Map<string, number>();
+const inclusiveFunctions = new Map<string, number>();
+const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 for (const [id, t] of self) {
   const seen = new Set<string>();
-  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) seen.add(where(byId.get(cur)!.callFrame.url));
+  const seenFunctions = new Set<string>();
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    seen.add(where(byId.get(cur)!.callFrame.url));
+    seenFunctions.add(label(byId.get(cur)!));
+  }
   for (const s of seen) add(inclusive, s, t);
+  for (const s of seenFunctions) add(inclusiveFunctions, s, t);
 }
 const pct = (t: number) => `${((100 * t) / total).toFixed(1)}%`;
 const show = (title: string, map: Map<string, number>) => {
@@ -43,3 +57,4 @@ process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled\n`);
 show('self time by source', bySource);
 show('inclusive time by source (on the stack)', inclusive);
 show('self time by function', byFunction);
+show('inclusive time by function (on the stack)', inclusiveFunctions);

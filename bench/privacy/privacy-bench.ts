@@ -1,4 +1,5 @@
 // Benchmark of the privacy jobs (issue 4).
+// Needs zip, gpg and psql for the floor (`sh bench/setup.sh` installs them).
 // Run: npx tsx bench/privacy/privacy-bench.ts [--part all|export|deletion] [--messages 50000,100000] [--files 200]
 //        [--rows 1000000] [--runs 3] [--batch ROWS] [--pause MS] [--out bench/results/privacy.md] [--cpu-prof DIR]
 // 1. Export of a user with N messages and F files, run by a separate

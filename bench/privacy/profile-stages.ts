@@ -1,0 +1,35 @@
+// Self time of an export worker's .cpuprofile (node --cpu-prof, see privacy-bench.ts --cpu-prof)
+// by export stage: reading pages, decrypting rows, JSON, zip, OpenPGP, writing, other, idle.
+// Run: npx tsx bench/privacy/profile-stages.ts <file.cpuprofile> [--skip-seconds S]
+import { readFileSync } from 'node:fs';
+
+interface Node { id: number; callFrame: { functionName: string; url: string } }
+const profile = JSON.parse(readFileSync(process.argv[2], 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const skipAt = process.argv.indexOf('--skip-seconds');
+const skip = skipAt > 0 ? Number(process.argv[skipAt + 1]) * 1e6 : 0;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+
+const rules: Array<[string, (url: string, fn: string) => boolean]> = [
+  ['idle', (u, f) => f === '(idle)'],
+  ['garbage collection', (u, f) => f === '(garbage collector)'],
+  ['reading pages (knex, pg, bytea/date parsing)', (u, f) => /node_modules\/(knex|pg|pg-protocol|pg-types|postgres-[a-z]+|tarn)\//.test(u) || f === 'hexWrite' || /chat-repo|library-repo/.test(u)],
+  ['decrypting rows (AES-GCM, key lookup)', (u) => /crypto\/cipher|field-cipher|aead|key-store/.test(u)],
+  ['JSON (views, stringify)', (u, f) => /privacy-export\.ts/.test(u) && f === 'jsonArray' || /chat-views|chat-personal-data/.test(u) || f === 'stringify'],
+  ['zip (deflate, CRC, archiver)', (u) => /node:zlib|crc-32|archiver|zip-stream|compress-commons|readable-stream|lazystream/.test(u)],
+  ['OpenPGP (AES-CFB, SHA-1 MDC, web streams)', (u) => /openpgp|webstreams|crypto\/hash/.test(u)],
+  ['writing (fs)', (u, f) => /node:fs|internal\/fs/.test(u) || f === 'writeBuffer' || f === 'writeBuffers'],
+];
+const totals = new Map<string, number>();
+let elapsed = 0;
+let all = 0;
+profile.samples.forEach((id, i) => {
+  const dt = profile.timeDeltas[i] ?? 0;
+  elapsed += dt;
+  if (elapsed < skip) return;
+  all += dt;
+  const { url, functionName } = byId.get(id)!.callFrame;
+  const stage = rules.find(([, test]) => test(url, functionName))?.[0] ?? 'other (buffers, streams, promises, event loop)';
+  totals.set(stage, (totals.get(stage) ?? 0) + dt);
+});
+process.stdout.write(`${(all / 1e6).toFixed(1)} s sampled on the worker's main thread (zlib's deflate itself runs on the libuv pool, not sampled here)\n`);
+for (const [stage, t] of [...totals].sort((a, b) => b[1] - a[1])) process.stdout.write(`| ${stage} | ${(t / 1e6).toFixed(2)} s | ${((100 * t) / all).toFixed(1)}% |\n`);
