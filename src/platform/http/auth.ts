@@ -120,9 +120,12 @@ export function createAuthorization({ document, schemes, onDenied }: Authorizati
   // The operation was resolved once (operation-matcher.ts); a request that reached here without
   // one is denied rather than waved through.
   function authenticate(req: Request, _res: Response, next: NextFunction) {
-    const operation = req.operationMatch?.operation.operation;
-    if (!operation) return next(new ForbiddenError('This route has no access rule, so it is denied.'));
-    return authorize(operation, req, next);
+    const match = req.operationMatch;
+    if (!match) return next(new ForbiddenError('This route has no access rule, so it is denied.'));
+    // Denial observers (the audit trail) record the resource ids from the path; Express resets
+    // req.params for every middleware, so they are set again here.
+    req.params = match.params;
+    return authorize(match.operation.operation, req, next);
   }
 
   function ensureAuthorized(req: Request, _res: Response, next: NextFunction) {
