@@ -2,6 +2,7 @@
 // Needs zip, gpg and psql for the floor (`sh bench/setup.sh` installs them).
 // Run: npx tsx bench/privacy/privacy-bench.ts [--part all|export|deletion] [--messages 50000,100000] [--files 200]
 //        [--rows 1000000] [--runs 3] [--batch ROWS] [--pause MS] [--out bench/results/privacy.md] [--cpu-prof DIR]
+//        [--worker-flags='--max-old-space-size=128']
 // 1. Export of a user with N messages and F files, run by a separate
 //    `custos worker` process (node --import tsx src/cli.ts worker): plaintext MB/s from the
 //    request's started/completed times, and the worker's peak RSS read from /proc/<pid>/status
@@ -32,6 +33,8 @@ const OUT = arg('out', 'bench/results/privacy.md');
 const BATCH = arg('batch', '');
 const PAUSE = arg('pause', '');
 const CPU_PROF = arg('cpu-prof', '');
+/** Extra node flags for the worker only, e.g. --worker-flags=--max-old-space-size=128 (to tell garbage from live memory). */
+const WORKER_FLAGS = (process.argv.find((a) => a.startsWith('--worker-flags=')) ?? '').slice('--worker-flags='.length).split(' ').filter(Boolean);
 const DB = 'custos_bench_privacy';
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
 const url = withDatabaseName(base, DB);
@@ -80,7 +83,7 @@ const status = (pid: number) => {
 };
 
 async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), '--import', 'tsx', 'src/cli.ts', 'worker'], { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...WORKER_FLAGS, ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), '--import', 'tsx', 'src/cli.ts', 'worker'], { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
   // Idle means started and settled: the workers connect within a second or two on this machine.
   await sleep(5000);
   if (child.exitCode !== null) throw new Error('worker exited');
