@@ -14,6 +14,17 @@ describe('platform: problem+json errors', () => {
     expect(body.instance).to.equal('/api/v1/no-such-thing');
   });
 
+  it('routes by the OpenAPI document: 405 for another method of a known path (before authentication), a trailing slash ignored, 400 for a malformed path parameter', async () => {
+    const wrongMethod = expectProblem(await api().put('/api/v1/me/sessions'), 405);
+    expect(wrongMethod.type).to.equal('urn:custos:problem:method-not-allowed');
+    expectProblem(await api().patch('/healthz'), 405);
+    expect((await api().get('/healthz/')).body).to.deep.equal({ status: 'ok' });
+    // The literal /api/v1/me beats any parameter at that position: a session is asked for, not an id.
+    expectProblem(await api().get('/api/v1/me/'), 401);
+    const malformed = expectProblem(await api().get('/docs/assets/%E0%A4%A'), 400);
+    expect(JSON.stringify(malformed)).not.to.match(/URIError|at [A-Za-z]+ \(/);
+  });
+
   it('400 for malformed JSON and for schema violations, listing each field', async () => {
     expectProblem(await api().post('/api/v1/auth/login').set('Content-Type', 'application/json').send('{"email": '), 400);
     const body = expectProblem(await api().post('/api/v1/auth/login').send({ email: 'x', password: '', totp: 'abc', bogus: true }), 400);

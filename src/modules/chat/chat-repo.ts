@@ -148,15 +148,23 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
       }
     },
 
-    async *eachMessage(userId: string, chatId?: string, batchSize = 500): AsyncGenerator<Message> {
-      let after = 0;
-      for (;;) {
+    /**
+     * Keyset pages, one page read ahead: PostgreSQL reads page n+1 while page n is decrypted (as a
+     * batch) and consumed, instead of the export waiting on each round trip in turn (issue 15).
+     */
+    async *eachMessage(userId: string, chatId?: string, batchSize = 1000): AsyncGenerator<Message> {
+      const page = (after: number): Promise<MessageRow[]> => {
         const q = db('messages').where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize);
         if (chatId) q.andWhere('chat_id', chatId);
-        const rows: MessageRow[] = await q;
-        for (const row of rows) yield toMessage(row);
-        if (rows.length < batchSize) return;
-        after = rows[rows.length - 1].seq;
+        return q;
+      };
+      let next: Promise<MessageRow[]> | undefined = page(0);
+      while (next) {
+        const rows: MessageRow[] = await next;
+        next = rows.length < batchSize ? undefined : page(rows[rows.length - 1].seq);
+        // A failed read-ahead must not become an unhandled rejection while this page is consumed.
+        next?.catch(() => {});
+        yield* await Promise.all(rows.map(toMessage));
       }
     },
   };

@@ -2,8 +2,8 @@
 // default) names the principals it admits; `x-custos-roles` narrows staff operations to roles.
 // An operation that admits nobody explicitly is denied: the document's default requires a user
 // session, and public operations must say `security: []`.
-import { Router, type NextFunction, type Request, type Response } from 'express';
-import { listOperations, type BoundOperation, type OpenApiDocument, type OperationObject } from './openapi.js';
+import type { NextFunction, Request, Response } from 'express';
+import type { OpenApiDocument, OperationObject } from './openapi.js';
 import { ForbiddenError, UnauthorizedError } from './problem.js';
 
 export type StaffRole = 'support' | 'dpo' | 'security' | 'admin';
@@ -54,11 +54,8 @@ export function bearerToken(req: Request): string | undefined {
   return match?.[1];
 }
 
-// Literal path segments before parameters, so /chats/search is matched before /chats/{chatId}.
-const specificity = (op: BoundOperation) => op.openapiPath.split('/').map((seg) => (seg.startsWith('{') ? '1' : '0')).join('');
-
 /**
- * Two middlewares. `authenticate` runs BEFORE request validation, so a caller without a valid
+ * Two middlewares, both reading the operation `resolveOperation` matched. `authenticate` runs BEFORE request validation, so a caller without a valid
  * token learns nothing about a route's schema and always gets 401 (not 400). `ensureAuthorized`
  * runs after the validator and denies any request whose validated operation was not the one
  * admitted: a route without an access rule can never be reached.
@@ -122,13 +119,15 @@ export function createAuthorization({ document, schemes, onDenied }: Authorizati
     return next();
   }
 
-  const authenticate = Router();
-  for (const op of listOperations(document).sort((a, b) => specificity(a).localeCompare(specificity(b)))) {
-    authenticate[op.method](op.expressPath, (req: Request, _res: Response, next: NextFunction) => {
-      // Express runs every matching route; only the most specific one decides.
-      if (req.authorizedOperationId) return next();
-      return authorize(op.operation, req, next);
-    });
+  // The operation was resolved once (operation-matcher.ts); a request that reached here without
+  // one is denied rather than waved through.
+  function authenticate(req: Request, _res: Response, next: NextFunction) {
+    const match = req.operationMatch;
+    if (!match) return next(new ForbiddenError('This route has no access rule, so it is denied.'));
+    // Denial observers (the audit trail) record the resource ids from the path; Express resets
+    // req.params for every middleware, so they are set again here.
+    req.params = match.params;
+    return authorize(match.operation.operation, req, next);
   }
 
   function ensureAuthorized(req: Request, _res: Response, next: NextFunction) {

@@ -1,0 +1,66 @@
+// express-openapi-validator, fed the operation that operation-matcher.ts already resolved.
+// The validator's own metadata step walks every route and compiles each one's path-to-regexp on
+// every request (openapi.metadata.js lookupRoute), which the profile showed as the single largest
+// platform cost (issue 15). Its request and response validation (ajv, compiled once per
+// operation and cached) is kept as it is: every request is still validated against the spec.
+import type { NextFunction, Request, Response } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { OpenApiDocument } from './openapi.js';
+
+type Options = Parameters<typeof OpenApiValidator.middleware>[0];
+type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
+interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler }
+
+// Steps that do nothing here: security (validateSecurity is off; auth.ts decides access) and
+// path params (they coerce params of Express routes, and operations are not Express routes).
+// If a new version renames them, they are merely kept, which is slower but still correct.
+const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
+
+/** The validator's steps as one middleware: one Express layer instead of one per step. */
+function inSequence(steps: Handler[]): Handler {
+  return (req, res, next) => {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      if (error) return next(error);
+      const current = steps[index++];
+      if (!current) return next();
+      try {
+        const result = current(req, res, step) as Promise<unknown> | undefined;
+        if (result && typeof result.then === 'function') result.then(undefined, next);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    step();
+  };
+}
+
+export function createRequestValidation(options: Options): Handler {
+  const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
+  // The instance the library just built; its metadata step is private, hence the cast. If a new
+  // version renames it, fail at start-up rather than run with unknown route metadata.
+  const instance = (OpenApiValidator.middleware as unknown as { _oav?: ValidatorInternals })._oav;
+  if (typeof instance?.metadataMiddleware !== 'function') {
+    throw new Error('express-openapi-validator changed: metadataMiddleware is gone; see src/platform/http/request-validation.ts');
+  }
+  instance.metadataMiddleware = (context, responseApiDoc) => (req, _res, next) => {
+    const match = req.operationMatch;
+    // Unreachable behind resolveOperation; without req.openapi, ensureAuthorized denies the request.
+    if (!match) return next();
+    const { openapiPath, method, expressPath } = match.operation;
+    const schema = context.apiDoc.paths[openapiPath]?.[method];
+    if (!schema) return next(new Error(`the validator's document has no ${method} ${openapiPath}`));
+    (req as unknown as { openapi: unknown }).openapi = {
+      expressRoute: expressPath,
+      openApiRoute: openapiPath,
+      pathParams: match.params,
+      schema,
+      serial: context.serial,
+      _responseSchema: responseApiDoc?.paths[openapiPath]?.[method],
+    };
+    req.params = match.params;
+    return next();
+  };
+  return inSequence(middlewares.filter((step) => !idleSteps.has(step.name)));
+}
