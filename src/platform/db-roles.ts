@@ -15,6 +15,7 @@
 // cluster-wide while databases are not: names are derived from the database name (database-names.ts)
 // so databases sharing a cluster never fight over one role, and concurrent runs are retried when
 // PostgreSQL reports a race on the role catalog.
+import pg from 'pg';
 import type { Config } from '../config.js';
 import { createDb, migrateLatest, type Knex } from './db.js';
 import { roleNameFor } from './database-names.js';
@@ -148,18 +149,15 @@ export async function connectedRole(db: Knex): Promise<ConnectedRole> {
  */
 export async function migrateDatabase(config: Pick<Config, 'database' | 'audit'>): Promise<{ applied: string[]; roles: PreparedRoles }> {
   const owner = createDb(config.database.migrationUrl, 1);
+  // Two `custos migrate` on one database (two replicas starting, a deploy job retried) must run one
+  // after the other: knex refuses rather than waits on its lock, and both can race to create its
+  // knex_migrations table before that. A session advisory lock on a connection of its own (locks
+  // are per database) serialises the whole step; it is released when that connection closes.
+  const lock = new pg.Client({ connectionString: config.database.migrationUrl, application_name: 'custos migrate lock' });
+  await lock.connect();
   try {
-    // knex refuses, rather than waits, when another `custos migrate` holds its lock on this database.
-    let applied: string[];
-    for (let waited = 0; ; waited += 500) {
-      try {
-        applied = await migrateLatest(owner);
-        break;
-      } catch (error) {
-        if ((error as Error).name !== 'MigrationLocked' || waited > 120_000) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
+    await lock.query(`SELECT pg_advisory_lock(hashtext('custos migrate'))`);
+    const applied = await migrateLatest(owner);
     const roles = await prepareDatabaseRoles(owner, {
       runtimeRole: config.database.runtimeRole,
       runtimePassword: config.database.runtimePassword,
@@ -168,5 +166,6 @@ export async function migrateDatabase(config: Pick<Config, 'database' | 'audit'>
     return { applied, roles };
   } finally {
     await owner.destroy();
+    await lock.end();
   }
 }
