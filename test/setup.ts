@@ -11,10 +11,10 @@ import { migrateDatabase } from '../src/platform/db-roles.js';
 import { closeTestApp } from './support/app.js';
 import { tempDirHooks } from './support/temp.js';
 import { countResources, describeSockets, waitForNoLeftovers } from './support/open-handles.js';
+import { closePrivilegedDb } from './support/db.js';
 
 // Before any test: what is open from the start (stdio, mocha's own) is not a leak.
 const baseline = countResources();
-import { closePrivilegedDb } from './support/db.js';
 
 const secrets = generateSecrets();
 const serviceDatabase = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';

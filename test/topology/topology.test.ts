@@ -6,7 +6,9 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { loadConfig } from '../../src/config.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { isolatedApp } from '../support/app.js';
 import { strongPassword, uniqueEmail } from '../support/accounts.js';
 import { S3RVER_CREDENTIALS, startS3, type TestS3 } from '../support/s3.js';
@@ -48,9 +50,8 @@ describe('topology: two APIs, two workers, two schedulers on one PostgreSQL, Red
     await admin.raw(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     await admin.raw(`CREATE DATABASE "${database}"`);
     await admin.destroy();
-    const db = createDb(databaseUrl, 1);
-    await migrateLatest(db);
-    await db.destroy();
+    // `custos migrate`'s own step: the migrations, then the runtime role the processes connect as.
+    await migrateDatabase(loadConfig({ ...process.env, DATABASE_URL: databaseUrl }));
 
     s3 = await startS3(['topology-artifacts', 'topology-backups', 'topology-keystore']);
     const env: Record<string, string> = {
