@@ -31,12 +31,12 @@ class MissingToolError extends Error {
  * In a test or hook: continue when every tool is present; otherwise fail under CI, skip elsewhere.
  * `requireTool(this, 'openssl', 'pg_restore')` (use a `function () {}` so `this` is mocha's).
  */
-export function requireTool(context: Mocha.Context, ...names: string[]): void {
+export function requireTool(mocha: Mocha.Context, ...names: string[]): void {
   const missing = names.filter((name) => !hasTool(name));
   if (missing.length === 0) return;
   if (inCi()) throw new MissingToolError(missing);
   process.stderr.write(`      (skipped: ${missing.join(', ')} not installed)\n`);
-  context.skip();
+  mocha.skip(); // reason: the tool is missing on a developer's machine (printed above; CI fails instead)
 }
 
 /**
