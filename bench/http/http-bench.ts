@@ -12,7 +12,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 
@@ -40,8 +41,8 @@ const admin = createDb(withDatabaseName(base, 'postgres'), 1);
 await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
 await admin.raw(`CREATE DATABASE "${DB}"`);
 await admin.destroy();
+await migrateDatabase(loadConfig(env)); // owner connection; it also creates the runtime role serve runs as
 const container = createContainer(loadConfig(env));
-await migrateLatest(container.platform.db);
 const email = 'http-bench@custos.test';
 const password = 'Tangerine-Harbour-Quill-42';
 await container.accounts.register(email, password);

@@ -18,7 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { freemem, totalmem, cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 import { libraryFile, messageText, prng } from './realistic-data.js';
@@ -44,10 +45,10 @@ const admin = createDb(withDatabaseName(base, 'postgres'), 1);
 await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
 await admin.raw(`CREATE DATABASE "${DB}"`);
 await admin.destroy();
+await migrateDatabase(loadConfig(process.env)); // owner connection; it also creates the runtime role
 const c = createContainer(loadConfig({ ...process.env, ...(BATCH ? { CUSTOS_DELETION_BATCH_ROWS: BATCH } : {}), ...(PAUSE ? { CUSTOS_DELETION_PAUSE_MS: PAUSE } : {}) }));
 const { deletionBatchRows, deletionPauseMs } = c.platform.config.privacy;
 const { db, fieldCipher, queues, redis } = c.platform;
-await migrateLatest(db);
 for (const key of await redis.keys('custos_bench_privacy:*')) await redis.del(key);
 const chat = (c as unknown as { chat: Record<string, (...a: any[]) => Promise<any>> }).chat;
 

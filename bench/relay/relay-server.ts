@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 
 const upstream = process.argv[2];
@@ -30,8 +31,8 @@ const config = loadConfig({
   CUSTOS_PROVIDER_OPENAI_BASE_URL: `${upstream}/v1`,
   CUSTOS_PROVIDER_OPENAI_API_KEY: 'sk-bench',
 });
+await migrateDatabase(config); // owner connection; it also creates the runtime role the container runs as
 const container = createContainer(config);
-await migrateLatest(container.platform.db);
 const user = await container.accounts.register('bench-relay@custos.test', 'Tangerine-Harbour-Quill-42');
 const { key } = await container.relay.createKey(user.id, { name: 'bench', environment: 'live' });
 const { key: limitedKey } = await container.relay.createKey(user.id, { name: 'bench-limited', environment: 'live', spendingLimitCents: 1 });

@@ -8,7 +8,8 @@ import ExcelJS from 'exceljs';
 import supertest from 'supertest';
 import { Secret, TOTP } from 'otpauth';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
-import { createDb, migrateLatest, withDatabaseName } from '../../src/platform/db.js';
+import { createDb, withDatabaseName } from '../../src/platform/db.js';
+import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 import { createApp } from '../../src/app.js';
@@ -26,9 +27,7 @@ async function main() {
   await admin.raw(`CREATE DATABASE "${database}"`);
   await admin.destroy();
   const env = { ...process.env, ...generateSecrets(), NODE_ENV: 'test', DATABASE_URL: withDatabaseName(base, database), CUSTOS_QUEUE_PREFIX: 'custos_bench_trust', CUSTOS_LOG_LEVEL: 'silent', CUSTOS_ARTIFACT_DIR: '.local/bench-trust', CUSTOS_VALIDATE_RESPONSES: 'false' };
-  const migrator = createDb(env.DATABASE_URL, 1);
-  await migrateLatest(migrator);
-  await migrator.destroy();
+  await migrateDatabase(loadConfig(env)); // owner connection; it also creates the runtime role
   const container = createContainer(loadConfig(env));
   const api = () => supertest(createApp(container));
   const app = api;

@@ -11,7 +11,8 @@ const load = (path: string) => import(pathToFileURL(join(root, path)).href);
 const { createApp } = await load('src/app.ts');
 const { loadConfig } = await load('src/config.ts');
 const { createContainer } = await load('src/container.ts');
-const { createDb, migrateLatest, withDatabaseName } = await load('src/platform/db.ts');
+const { createDb, withDatabaseName } = await load('src/platform/db.ts');
+const { migrateDatabase } = await load('src/platform/db-roles.ts');
 const { generateSecrets } = await load('src/platform/dev-secrets.ts');
 
 const database = process.env.CUSTOS_BENCH_DATABASE ?? 'custos_bench_uploads';
@@ -31,8 +32,8 @@ const config = loadConfig({
   CUSTOS_ARTIFACT_DIR: `.local/bench-artifacts/${database}`,
   CUSTOS_VALIDATE_RESPONSES: 'false',
 });
+await migrateDatabase(config); // owner connection; it also creates the runtime role the container runs as
 const container = createContainer(config);
-await migrateLatest(container.platform.db);
 
 const email = 'bench-uploads@custos.test';
 const password = 'Tangerine-Harbour-Quill-42';
