@@ -10,6 +10,7 @@ import { privacyJobs } from './privacy.js';
 import { accountsJobs } from './accounts.js';
 import { relayJobs } from './relay.js';
 import { trustJobs } from './trust.js';
+import { knowledgeJobs } from './knowledge.js';
 
 export interface DomainJobs {
   workers?: (connect: () => Redis) => Worker[];
@@ -25,5 +26,6 @@ export function createJobs(container: Container): DomainJobs[] {
     accountsJobs(container),
     relayJobs(container),
     trustJobs(container),
+    knowledgeJobs(container),
   ];
 }

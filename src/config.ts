@@ -194,6 +194,12 @@ const settings = {
   CUSTOS_RELAY_CURRENCY: { doc: 'ISO 4217 currency relay usage is charged in on the credit ledger (catalogue prices are read in it).', default: 'USD', parse: text },
   CUSTOS_RELAY_UPSTREAM_TIMEOUT_MS: { doc: 'A provider silent this long (before its response, or between two stream chunks) fails the call with 504.', default: '60000', parse: integer(100, 600000) },
   CUSTOS_RELAY_KEEPALIVE_MS: { doc: 'While a stream\'s provider is silent, an SSE comment is sent this often so proxies keep the connection.', default: '15000', parse: integer(50, 120000) },
+  CUSTOS_KNOWLEDGE_EMBEDDING_MODEL: { doc: 'Catalogue id of the embedding model that indexes smart folders\' files and embeds search queries (a model with kind "embedding" in the relay catalogue).', default: 'openai/text-embedding-3-small', parse: text },
+  CUSTOS_KNOWLEDGE_CHUNK_CHARS: { doc: 'Longest chunk (characters) a file\'s extracted text is cut into for the knowledge base; chunks end on sentence, then word boundaries.', default: '1200', parse: integer(200, 20000) },
+  CUSTOS_KNOWLEDGE_CHUNK_OVERLAP_CHARS: { doc: 'About this many characters of a chunk\'s end (whole sentences) start the next chunk, so a passage across a boundary is found whole.', default: '200', parse: integer(0, 10000) },
+  CUSTOS_KNOWLEDGE_EMBEDDING_BATCH: { doc: 'Chunks per embeddings request; each batch is stored (and the job\'s progress advanced) in one transaction, so a restarted job resumes at the next batch.', default: '64', parse: integer(1, 2048) },
+  CUSTOS_KNOWLEDGE_CACHE_MB: { doc: 'Per-process cache (MiB) of knowledge-base vector ciphertext, keyed by immutable segment id; searches still decrypt every segment they score. 0 turns it off.', default: '256', parse: integer(0, 65536) },
+  CUSTOS_KNOWLEDGE_RETRY_DELAY_MS: { doc: 'First retry delay of a failed indexing job (doubling per attempt, 5 attempts).', default: '5000', parse: integer(10, 3600000) },
   CUSTOS_PROVIDER_OPENAI_BASE_URL: { doc: 'OpenAI API base URL for the relay (https required outside development and test).', default: 'https://api.openai.com/v1', parse: url('https:', 'http:') },
   CUSTOS_PROVIDER_OPENAI_API_KEY: { doc: 'OpenAI API key used for live relay keys (cus_live_…). Unset: only a credential stored through the admin route can serve it.', secret: true, parse: optionalText },
   CUSTOS_PROVIDER_OPENAI_TEST_API_KEY: { doc: 'OpenAI API key used for test relay keys (cus_test_…); without it test keys cannot reach OpenAI (never the live key).', secret: true, parse: optionalText },
@@ -263,6 +269,7 @@ export interface Config {
   privacy: { deletionGraceDays: number; exportTtlDays: number; deletionBatchRows: number; deletionPauseMs: number };
   audit: { retentionDays: number; staffDisplay: 'pseudonym' | 'email' };
   relay: RelayConfig;
+  knowledge: { embeddingModel: string; chunkChars: number; overlapChars: number; embeddingBatch: number; cacheMb: number; retryDelayMs: number };
   trust: {
     securityTxt: { contact: string[]; policyUrl?: string; acknowledgmentsUrl?: string; languages: string[]; encryptionUrl?: string; expiresDays: number };
     postureCacheSeconds: number;
@@ -477,6 +484,14 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     privacy: { deletionGraceDays: read(env, 'CUSTOS_DELETION_GRACE_DAYS')!, exportTtlDays: read(env, 'CUSTOS_EXPORT_TTL_DAYS')!, deletionBatchRows: read(env, 'CUSTOS_DELETION_BATCH_ROWS')!, deletionPauseMs: read(env, 'CUSTOS_DELETION_PAUSE_MS')! },
     audit: { retentionDays: read(env, 'CUSTOS_AUDIT_RETENTION_DAYS')!, staffDisplay: read(env, 'CUSTOS_AUDIT_STAFF_DISPLAY')! },
     relay: relayConfig(env, environment),
+    knowledge: {
+      embeddingModel: read(env, 'CUSTOS_KNOWLEDGE_EMBEDDING_MODEL')!,
+      chunkChars: read(env, 'CUSTOS_KNOWLEDGE_CHUNK_CHARS')!,
+      overlapChars: Math.min(read(env, 'CUSTOS_KNOWLEDGE_CHUNK_OVERLAP_CHARS')!, Math.floor(read(env, 'CUSTOS_KNOWLEDGE_CHUNK_CHARS')! / 2)),
+      embeddingBatch: read(env, 'CUSTOS_KNOWLEDGE_EMBEDDING_BATCH')!,
+      cacheMb: read(env, 'CUSTOS_KNOWLEDGE_CACHE_MB')!,
+      retryDelayMs: read(env, 'CUSTOS_KNOWLEDGE_RETRY_DELAY_MS')!,
+    },
     trust: {
       securityTxt: {
         contact: list(read(env, 'CUSTOS_SECURITY_CONTACT')),

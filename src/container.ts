@@ -11,6 +11,7 @@ import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerBackups } from './modules/backups/backups-module.js';
 import { registerRelay } from './modules/relay/relay-module.js';
 import { registerTrust } from './modules/trust/trust-module.js';
+import { registerKnowledge } from './modules/knowledge/knowledge-module.js';
 
 export interface Container {
   platform: Platform;
@@ -23,6 +24,7 @@ export interface Container {
   backups: ReturnType<typeof registerBackups>['service'];
   relay: ReturnType<typeof registerRelay>['service'];
   trust: ReturnType<typeof registerTrust>['service'];
+  knowledge: ReturnType<typeof registerKnowledge>['service'];
   close(): Promise<void>;
 }
 
@@ -36,11 +38,12 @@ export function createContainer(config: Config, logger?: Logger): Container {
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const backups = registerBackups(platform);
   const relay = registerRelay(platform, chat.service, audit.service);
+  const knowledge = registerKnowledge(platform, chat.service, relay.embedder, audit.service);
   const document = loadOpenApi();
   const trust = registerTrust(platform, { document, backups: backups.service, accounts: accounts.service, audit: audit.service, relay: relay.service });
   const modules: ModuleRegistration[] = [
     accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
-    relay.registration, trust.registration,
+    relay.registration, trust.registration, knowledge.registration,
   ];
   return {
     platform,
@@ -53,6 +56,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
     backups: backups.service,
     relay: relay.service,
     trust: trust.service,
+    knowledge: knowledge.service,
     // Relay settlements are written after the answer leaves: finish them before the pools close.
     close: async () => {
       await relay.service.drain();

@@ -14,12 +14,13 @@ export interface QueuePayloads {
   'relay': { task: 'purge-log' };
   'trust': { task: 'verify-audit' | 'subprocessor-notices' };
   'trust-incident-notify': { notificationId: string };
+  'knowledge-index': { sourceId: string };
 }
 
 export type QueueName = keyof QueuePayloads;
 
 /** Every queue, at run time (the metrics scrape reports each one's depth, opened or not). */
-export const QUEUE_NAMES = ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion', 'accounts-sessions-purge', 'relay', 'trust', 'trust-incident-notify'] as const satisfies readonly QueueName[];
+export const QUEUE_NAMES = ['audit', 'backups-run', 'backups-verify', 'privacy-export', 'privacy-deletion', 'accounts-sessions-purge', 'relay', 'trust', 'trust-incident-notify', 'knowledge-index'] as const satisfies readonly QueueName[];
 // A queue added to QueuePayloads but not to QUEUE_NAMES fails to compile here.
 const everyQueueListed: Exclude<QueueName, (typeof QUEUE_NAMES)[number]> extends never ? true : never = true;
 void everyQueueListed;

@@ -25,6 +25,7 @@ export const STAFF_ACCESS_ACTIONS: Record<string, { action: string; resourceType
   adminListUserFiles: { action: 'admin.user.files.read', resourceType: 'files' },
   adminGetUserFileText: { action: 'admin.user.file_text.read', resourceType: 'file_text', idParam: 'fileId' },
   adminListUserSmartFolders: { action: 'admin.user.smart_folders.read', resourceType: 'smart_folders' },
+  adminGetUserSmartFolderKnowledge: { action: 'admin.user.knowledge.read', resourceType: 'knowledge_chunks', idParam: 'folderId' },
   adminListUserAssistants: { action: 'admin.user.assistants.read', resourceType: 'assistants' },
   adminListUserTransactions: { action: 'admin.user.transactions.read', resourceType: 'transactions' },
   adminLockUser: { action: 'admin.user.lock', resourceType: 'account', change: true },

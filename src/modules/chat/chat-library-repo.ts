@@ -168,6 +168,12 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher) {
       else q.andWhere('file_id', member.fileId!);
       return (await q.delete()) > 0;
     },
+    /** Every file membership of every user, in seq order after `afterSeq` (the knowledge base's backfill). */
+    async folderFileMembers(afterSeq: number, limit: number): Promise<Array<{ seq: number; userId: string; folderId: string; fileId: string }>> {
+      const rows = await db('smart_folder_members').whereNotNull('file_id').andWhere('seq', '>', afterSeq).orderBy('seq').limit(limit)
+        .select('seq', 'user_id', 'folder_id', 'file_id');
+      return rows.map((r: { seq: string | number; user_id: string; folder_id: string; file_id: string }) => ({ seq: Number(r.seq), userId: r.user_id, folderId: r.folder_id, fileId: r.file_id }));
+    },
     async *eachFolder(userId: string): AsyncGenerator<SmartFolder> {
       for await (const row of eachRow<FolderRow>(db, 'smart_folders', userId)) yield toFolder(row);
     },

@@ -48,8 +48,14 @@ function cleanFileName(raw: string): string {
   return clean;
 }
 
+/** Told after a file joined a smart folder (the knowledge base indexes it). */
+export type FolderFileListener = (event: { userId: string; folderId: string; fileId: string }) => Promise<void>;
+
 export function createChatLibraryService({ repo, chats, artifacts, fieldCipher, extraction, uploadLimitBytes, logger }: ChatLibraryDeps) {
   const SIGNS = { purchase: 1, refund: 1, usage: -1 } as const;
+  // Modules built after this one subscribe here (the container builds chat first). A listener's
+  // failure never undoes the membership: the knowledge base's backfill catches up on its own.
+  const folderFileListeners: FolderFileListener[] = [];
 
   async function checkMember(userId: string, member: { chatId?: string; fileId?: string }) {
     if (Boolean(member.chatId) === Boolean(member.fileId)) {
@@ -116,8 +122,19 @@ export function createChatLibraryService({ repo, chats, artifacts, fieldCipher, 
       found(await repo.findFolder(userId, folderId), 'smart folder');
       await checkMember(userId, member);
       await repo.addFolderMember(userId, folderId, member);
+      if (member.fileId) {
+        const event = { userId, folderId, fileId: member.fileId };
+        for (const listener of folderFileListeners) {
+          await listener(event).catch((error: Error) => logger.warn({ err: { name: error.name }, folderId }, 'a smart-folder listener failed; its backfill will catch up'));
+        }
+      }
       return found(await repo.findFolder(userId, folderId), 'smart folder');
     },
+    onFolderFileAdded(listener: FolderFileListener): void {
+      folderFileListeners.push(listener);
+    },
+    /** Every file membership after `afterSeq` (ids only), for modules that index folder contents. */
+    folderFileMembers: (afterSeq: number, limit: number) => repo.folderFileMembers(afterSeq, limit),
     async removeSmartFolderMember(userId: string, folderId: string, member: { chatId?: string; fileId?: string }) {
       found(await repo.findFolder(userId, folderId), 'smart folder');
       found(await repo.removeFolderMember(userId, folderId, member), member.chatId ? 'chat in this folder' : 'file in this folder');

@@ -5,6 +5,7 @@ import type { ModuleRegistration, Platform } from '../../platform/platform.js';
 import type { ChatModuleService } from '../chat/chat-module.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { createProviderCredentials } from './provider-credentials.js';
+import { createEmbedder } from './relay-embeddings.js';
 import { loadCatalogue, type ProviderName } from './relay-catalogue.js';
 import { relayStaffRoutes } from './relay-staff-routes.js';
 import { RelayError, relayErrorFromProblem, sendRelayError } from './relay-errors.js';
@@ -40,6 +41,10 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
     keepAliveMs: config.relay.keepAliveMs,
     logger,
   });
+
+  // Embeddings for product features (smart-folder knowledge base): the same adapters and
+  // credentials, the platform's live credential for every user until users bring their own.
+  const embedder = createEmbedder({ catalogue, adapters, target: (provider) => credentials.target(provider, 'live'), upstreamTimeoutMs: config.relay.upstreamTimeoutMs });
 
   // The key resolved by the security scheme, handed to the handler of the same request.
   const resolved = new WeakMap<Request, ApiKeyCredential>();
@@ -92,7 +97,7 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
       sendProblem: (problem, req: Request, res: Response) => sendRelayError(res, relayErrorFromProblem(problem), req.requestId),
     },
   };
-  return { service, registration };
+  return { service, registration, embedder };
 }
 
 export type RelayModuleService = ReturnType<typeof registerRelay>['service'];
