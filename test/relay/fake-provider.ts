@@ -12,15 +12,43 @@
 //   [[max]]               (Anthropic) stop because of max_tokens
 // Anthropic's Messages API lives under /anthropic/v1, Gemini's under /google/v1beta.
 // It records the credential header of every call, and how many calls are open.
+// Embeddings are deterministic and meaningful: a bag of words (lower-cased, stop words dropped,
+// a plural "s" stripped) hashed into `dimensions` (default 1,536) counts, so texts sharing words
+// score high under cosine similarity and unrelated texts near 0. `embeddingPlan` scripts the next
+// embedding calls ('ok' or a status to fail with), for retry and resume tests.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface FakeProvider {
   baseUrl: string;
   authorizations: string[];
   bodies: Array<Record<string, unknown>>;
+  /** The inputs of each embeddings call, in order. */
+  embeddingInputs: string[][];
+  /** Scripted outcomes of the next embeddings calls; empty means every call succeeds. */
+  embeddingPlan: Array<'ok' | number>;
   open: number;
   aborted: number;
   close(): Promise<void>;
+}
+
+const STOP_WORDS = new Set('a an and are as at be by for from has have in is it its of on or that the this to was were will with what which who how do does'.split(' '));
+
+/** FNV-1a, 32 bits. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** The fake model: hashed bag of words, so "invoice payment" is near "the invoices were paid late"… if the words match. */
+export function fakeEmbedding(text: string, dimensions = 1536): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const raw of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    if (STOP_WORDS.has(raw)) continue;
+    const word = raw.length > 3 && raw.endsWith('s') ? raw.slice(0, -1) : raw;
+    vector[fnv1a(word) % dimensions] += 1;
+  }
+  return vector;
 }
 
 const directive = (text: string, name: string) => new RegExp(`\\[\\[${name}(?::(\\d+))?\\]\\]`).exec(text);
@@ -44,7 +72,7 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 export async function startFakeProvider(): Promise<FakeProvider> {
-  const state: FakeProvider = { baseUrl: '', authorizations: [], bodies: [], open: 0, aborted: 0, close: async () => {} };
+  const state: FakeProvider = { baseUrl: '', authorizations: [], bodies: [], embeddingInputs: [], embeddingPlan: [], open: 0, aborted: 0, close: async () => {} };
 
   async function openAi(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>) {
     const prompt = lastText(body);
@@ -57,11 +85,22 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     if (directive(prompt, 'hang')) return; // never answers; the relay's timeout must fire
     const inputTokens = words(JSON.stringify(body.messages ?? body.input));
     if (req.url === '/v1/embeddings') {
+      const inputs = (Array.isArray(body.input) ? body.input : [body.input]).map(String);
+      state.embeddingInputs.push(inputs);
+      const planned = state.embeddingPlan.shift() ?? 'ok';
+      if (planned !== 'ok') {
+        res.writeHead(planned, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `Overloaded while embedding: ${inputs.join(' ')}`, type: 'server_error', code: null } }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
-      const vector = [0.1, 0.2, 0.3];
+      const dimensions = Number(body.dimensions ?? 1536);
       // The SDK asks for base64 (little-endian float32) by default.
-      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
-      res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding }], model: body.model, usage: { prompt_tokens: inputTokens, total_tokens: inputTokens } }));
+      const data = inputs.map((input, index) => {
+        const vector = fakeEmbedding(input, dimensions);
+        return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector };
+      });
+      res.end(JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: inputTokens, total_tokens: inputTokens } }));
       return;
     }
     const pieces = ['You', ' said:', ` ${prompt}`];
