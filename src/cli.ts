@@ -12,6 +12,7 @@ import { checkMasterKeys, checkRuntimeRole } from './platform/preflight.js';
 import { STAFF_ROLES, type StaffRole } from './platform/http/auth.js';
 import { registerAuditCommands } from './modules/audit/audit-cli.js';
 import { registerChatCommands } from './modules/chat/chat-cli.js';
+import { registerKnowledgeCommands } from './modules/knowledge/knowledge-cli.js';
 import { registerBackupCommands } from './modules/backups/backups-cli.js';
 import { startScheduler, startWorkers, type RunningRole } from './roles.js';
 import { seedDemo } from './seed.js';
@@ -164,6 +165,7 @@ program.command('config').description('Configuration reference.')
   .command('docs').description('Print docs/configuration.md: every environment variable with its default, as Markdown.')
   .action(() => { process.stdout.write(configurationDocument()); });
 registerChatCommands(program, ctx);
+registerKnowledgeCommands(program, ctx);
 
 program.parseAsync(process.argv)
   .then(() => ctx.close())

@@ -26,22 +26,22 @@ export async function startKnowledge(overrides: Record<string, string> = {}): Pr
     CUSTOS_KNOWLEDGE_RETRY_DELAY_MS: '50',
     ...overrides,
   });
-  const workers = startWorkers(h.relay.container);
   const close = h.close;
-  return {
+  const harness: KnowledgeHarness = {
     ...h,
     api: h.relay.api,
     container: h.relay.container,
-    workers,
+    workers: startWorkers(h.relay.container),
     prefix,
     close: async () => {
-      await workers.close();
+      await harness.workers.close();
       const { redis } = h.relay.container.platform;
       const keys = await redis.keys(`${prefix}:*`).catch(() => [] as string[]);
       if (keys.length) await redis.del(...keys).catch(() => {});
       await close();
     },
   };
+  return harness;
 }
 
 export async function uploadText(h: KnowledgeHarness, user: TestUser, name: string, text: string): Promise<string> {
