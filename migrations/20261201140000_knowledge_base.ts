@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 // the indexing job's state (job id = its id, progress in chunks); its FK to the folder membership
 // cascades, so taking the file out of the folder, deleting the file or the folder removes its
 // chunks in the same statement. Vectors are stored per batch of chunks as one AES-256-GCM
-// Float32 matrix (`knowledge_segments`, immutable once written) so a search decrypts a folder in a
+// matrix (`knowledge_segments`, immutable once written) so a search decrypts a folder in a
 // few dozen calls; each chunk's text is its own ciphertext (`knowledge_chunks`), decrypted only
 // for the results. Everything is under the user's data key, bound to the row (crypto-shredding
 // covers it), and keyed by user_id with an FK to users, so the account deletion walk finds it.
@@ -48,7 +48,10 @@ export async function up(knex: Knex): Promise<void> {
       t.integer('first_chunk').notNullable();
       t.integer('chunk_count').notNullable();
       t.integer('dimensions').notNullable();
-      // chunk_count x dimensions little-endian float32, L2-normalised; AES-256-GCM bound to this row
+      // How vectors_enc is laid out once decrypted (knowledge-vectors.ts): int8-rowscale-v1 is
+      // chunk_count float32 scales, then chunk_count x dimensions int8 (L2-normalised, quantised)
+      t.text('encoding').notNullable();
+      // AES-256-GCM under the user's data key, bound to this row
       t.binary('vectors_enc').notNullable();
       t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
       t.unique(['source_id', 'first_chunk']);

@@ -42,7 +42,7 @@ async function redisDump(h: KnowledgeHarness): Promise<string> {
     const value = type === 'string' ? await redis.get(key)
       : type === 'hash' ? JSON.stringify(await redis.hgetall(key))
         : type === 'list' ? JSON.stringify(await redis.lrange(key, 0, -1))
-          : type === 'zset' ? JSON.stringify(await redis.zrange(key, 0, -1))
+          : type === 'zset' ? JSON.stringify(await redis.zrange(key, '0', '-1'))
             : type === 'set' ? JSON.stringify(await redis.smembers(key))
               : type === 'stream' ? JSON.stringify(await redis.xrange(key, '-', '+')) : '';
     parts.push(`${key}=${value}`);
@@ -109,7 +109,7 @@ describe('knowledge: data rights, encryption at rest and staff access', function
     expect(res.body.chunks.items).to.have.length(1);
     const all: string[] = [];
     for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page = await h.api().get(url).query({ limit: 2, ...(cursor ? { cursor } : {}) }).set(support.auth).set(reasonHeaders());
+      const page: { status: number; body: { chunks: { items: Array<{ text: string }>; nextCursor: string | null } } } = await h.api().get(url).query({ limit: 2, ...(cursor ? { cursor } : {}) }).set(support.auth).set(reasonHeaders());
       expect(page.status).to.equal(200);
       all.push(...page.body.chunks.items.map((c: { text: string }) => c.text));
       cursor = page.body.chunks.nextCursor;

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import type { ChunkRef, KnowledgeSource, SegmentRef, SourceState, StoredChunk } from './knowledge-types.js';
+import { VECTOR_ENCODING } from './knowledge-vectors.js';
 
 interface SourceRow {
   id: string; user_id: string; folder_id: string; file_id: string; state: SourceState; model: string; dimensions: number | null;
@@ -118,7 +119,7 @@ export function createKnowledgeRepo(db: Knex, cipher: Pick<FieldCipher, 'encrypt
           .update({ chunks_done: start + texts.length, dimensions, updated_at: trx.fn.now() });
         if (advanced === 0) return false;
         await trx('knowledge_segments').insert({
-          id: segmentId, user_id: source.userId, source_id: source.id, folder_id: source.folderId, first_chunk: start, chunk_count: texts.length, dimensions, vectors_enc: vectorsEnc,
+          id: segmentId, user_id: source.userId, source_id: source.id, folder_id: source.folderId, first_chunk: start, chunk_count: texts.length, dimensions, encoding: VECTOR_ENCODING, vectors_enc: vectorsEnc,
         });
         await trx('knowledge_chunks').insert(chunks);
         return true;
@@ -146,7 +147,7 @@ export function createKnowledgeRepo(db: Knex, cipher: Pick<FieldCipher, 'encrypt
     /** Every stored vector segment of the folder: metadata only. */
     async folderSegments(userId: string, folderId: string): Promise<SegmentRef[]> {
       const rows = await db('knowledge_segments as g').join('knowledge_sources as s', 's.id', 'g.source_id')
-        .where({ 'g.user_id': userId, 'g.folder_id': folderId })
+        .where({ 'g.user_id': userId, 'g.folder_id': folderId, 'g.encoding': VECTOR_ENCODING })
         .select('g.id', 'g.source_id', 's.file_id', 'g.first_chunk', 'g.chunk_count', 'g.dimensions');
       return rows.map((r: { id: string; source_id: string; file_id: string; first_chunk: number; chunk_count: number; dimensions: number }) => ({
         id: r.id, sourceId: r.source_id, fileId: r.file_id, firstChunk: r.first_chunk, chunkCount: r.chunk_count, dimensions: r.dimensions,

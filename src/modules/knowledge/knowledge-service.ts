@@ -2,10 +2,10 @@
 // the relay's provider layer, store it encrypted) as a durable, resumable job, and search (embed
 // the query, score every stored chunk of the folder by cosine similarity, return the best).
 //
-// Layout, chosen for search latency (bench/assistant/): vectors are stored L2-normalised, one
-// AES-256-GCM Float32 matrix per stored batch of a file ("segment"), so a folder of 5,000 chunks
-// is a few dozen decryptions and one tight dot-product loop; chunk texts are separate ciphertexts
-// decrypted only for the top results. Segments never change once written, so their ciphertext
+// Layout, chosen for search latency (bench/assistant/): vectors are stored L2-normalised and
+// int8-quantised (knowledge-vectors.ts), one AES-256-GCM matrix per stored batch of a file
+// ("segment"), so a folder of 5,000 chunks is ~80 decryptions of 7.7 MB in all and one tight
+// dot-product loop; chunk texts are separate ciphertexts decrypted only for the top results. Segments never change once written, so their ciphertext
 // can be cached in process by id (knowledge-cache.ts) without ever being stale.
 import { HttpProblem, NotFoundError, ServiceUnavailableError } from '../../platform/http/problem.js';
 import type { Logger } from '../../platform/logger.js';
@@ -16,7 +16,7 @@ import type { CiphertextCache } from './knowledge-cache.js';
 import { chunkText } from './knowledge-chunking.js';
 import type { KnowledgeRepo } from './knowledge-repo.js';
 import type { ChunkRef, KnowledgeSource, SearchHit } from './knowledge-types.js';
-import { matrixView, normalise, packMatrix, scoreRows, TopK } from './knowledge-vectors.js';
+import { matrixView, normalise, packMatrix, scoreRows, scoringQuery, TopK } from './knowledge-vectors.js';
 
 export const INDEX_QUEUE = 'knowledge-index';
 export const MAX_ATTEMPTS = 5;
@@ -101,14 +101,15 @@ export function createKnowledgeService({ repo, chat, embedder, queues, cache, se
       ciphertexts.set(id, ciphertext);
       cache.set(id, ciphertext);
     }
-    const query = normalise((await embedding).vectors[0]);
+    const unitQuery = normalise((await embedding).vectors[0]);
+    const query = scoringQuery(unitQuery);
 
     const top = new TopK<ChunkRef & { fileId: string }>(input.limit);
     for (const segment of segments) {
-      if (segment.dimensions !== query.length) continue; // indexed with another model: not comparable
+      if (segment.dimensions !== unitQuery.length) continue; // indexed with another model: not comparable
       const ciphertext = ciphertexts.get(segment.id);
       if (!ciphertext) continue; // removed since the listing
-      const matrix = matrixView(await repo.openSegment(segment.id, ciphertext));
+      const matrix = matrixView(await repo.openSegment(segment.id, ciphertext), segment.chunkCount, segment.dimensions);
       scoreRows(matrix, segment.chunkCount, query, (row, score) =>
         top.offer(score, () => ({ sourceId: segment.sourceId, fileId: segment.fileId, chunkIndex: segment.firstChunk + row })));
     }
