@@ -102,6 +102,7 @@ async function main() {
   const segments = await warm.platform.db('knowledge_segments').where({ folder_id: folder.id }).select('dimensions', 'chunk_count');
   const dims = segments[0].dimensions as number;
   const vectorBytes = Number(chunkCount) * dims * 4;
+  const [{ n: storedBytes }] = await warm.platform.db('knowledge_segments').where({ folder_id: folder.id }).sum<Array<{ n: string }>>({ n: warm.platform.db.raw('octet_length(vectors_enc)') });
 
   const servers = await Promise.all([warm, cold].map((c: Container) => new Promise<{ url: string; close: () => Promise<void> }>((resolve) => {
     const server = createApp(c).listen(0, '127.0.0.1', () => resolve({
@@ -200,8 +201,8 @@ Machine: nproc ${sh('nproc')}; ${sh('free -h | sed -n 2p').replace(/\s+/g, ' ')}
 Load average (1/5/15 min): at start ${loadStart}; after each round ${loads.join('; ')}.
 Measured ${new Date().toISOString()}.
 
-Folder: ${FILES} files, ${chunkCount} chunks of up to 1,200 characters, ${dims} dimensions (${(vectorBytes / 1048576).toFixed(1)} MiB of float32),
-${refs.length} encrypted segments of up to 64 chunks. Indexing through the real path (upload, extraction, membership, the job's
+Folder: ${FILES} files, ${chunkCount} chunks of up to 1,200 characters, ${dims} dimensions (${(vectorBytes / 1048576).toFixed(1)} MiB as float32;
+stored int8-quantised: ${(Number(storedBytes) / 1048576).toFixed(1)} MiB of ciphertext in ${refs.length} encrypted segments of up to 64 chunks). Indexing through the real path (upload, extraction, membership, the job's
 processor with 64 chunks per embeddings call to the fake provider): ${indexSeconds.toFixed(1)} s.
 
 ## Target: ≤ 100 ms p95 over 5,000 chunks × 1,536 dimensions, decryption included
@@ -209,7 +210,7 @@ processor with 64 chunks per embeddings call to the fake provider): ${indexSecon
 | | ${rounds.map((_, i) => `round ${i + 1}: p50 / p95 / p99 (ms)`).join(' | ')} |
 | --- | ${rounds.map(() => '---').join(' | ')} |
 ${row('httpWarm', 'POST …/search over HTTP, ciphertext cache warm')}
-${row('httpCold', 'POST …/search over HTTP, no cache (31 MB bytea read per search)')}
+${row('httpCold', 'POST …/search over HTTP, no cache (every segment read from PostgreSQL)')}
 ${row('service', 'knowledge.search() in process, cache warm')}
 ${row('decrypt', 'part: AES-256-GCM of every segment')}
 ${row('score', 'part: scoring every chunk in memory (no-encryption baseline)')}

@@ -84,8 +84,8 @@ export function createKnowledgeService({ repo, chat, embedder, queues, cache, se
   }
 
   async function search(userId: string, folderId: string, input: { query: string; limit: number }): Promise<{ items: SearchHit[] }> {
-    await chat.getSmartFolder(userId, folderId); // another user's folder: 404
-    const segments = await repo.folderSegments(userId, folderId);
+    // Ownership (another user's folder: 404) and the listing, which is scoped by user id too, at once.
+    const [, segments] = await Promise.all([chat.getSmartFolder(userId, folderId), repo.folderSegments(userId, folderId)]);
     if (!segments.length) return { items: [] };
     // The provider call and the loading of the folder's ciphertext overlap.
     const embedding = embedder.embedTexts(userId, settings.embeddingModel, [input.query]).catch((error: unknown) => {
