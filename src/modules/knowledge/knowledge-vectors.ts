@@ -8,6 +8,8 @@
 // Why not float32: decrypting 30 MB per search over 5,000 × 1,536 took 36–50 ms alone on this
 // loaded 2-core machine (bench/results/assistant.md), which left no room under a 100 ms p95.
 
+import { DOTS_WASM_BASE64 } from './knowledge-dots-wasm.js';
+
 export const VECTOR_ENCODING = 'int8-rowscale-v1';
 
 /** Scales to unit length in place (a zero vector stays zero and scores 0 against everything). */
@@ -82,31 +84,57 @@ export class TopK<T> {
 
 /**
  * The query as integers for scoring: its largest magnitude maps to ±4095, so a row's dot product
- * (≤ 127 × 4095 × 1,536 < 2^31) stays an exact int32 sum, which V8 computes about 1.6× faster
- * than the same loop in doubles (measured on this machine).
+ * (≤ 127 × 4095 × 4,096 < 2^31) is an exact int32 sum.
  */
 export interface ScoringQuery {
-  values: Int32Array;
+  values: Int16Array;
   /** Multiply an integer dot product by this (and the row's scale) to get the cosine. */
   scale: number;
 }
 
 const QUERY_LEVELS = 4095;
+const MAX_DIMENSIONS = 4096;
 
 export function scoringQuery(unit: Float32Array): ScoringQuery {
   let max = 0;
   for (let j = 0; j < unit.length; j++) max = Math.max(max, Math.abs(unit[j]));
-  const values = new Int32Array(unit.length);
+  const values = new Int16Array(unit.length);
   if (max === 0) return { values, scale: 0 };
   for (let j = 0; j < unit.length; j++) values[j] = Math.round((unit[j] / max) * QUERY_LEVELS);
   return { values, scale: max / QUERY_LEVELS };
 }
 
-/** Cosine of the (unit) query with each stored row, handed to `onScore` with the row index. */
-export function scoreRows({ scales, values }: MatrixView, rows: number, query: ScoringQuery, onScore: (row: number, score: number) => void): void {
-  const q = query.values;
+/**
+ * The dot products, 16 int8 × int16 products per instruction (WebAssembly SIMD, knowledge-dots.wat):
+ * about 8× the plain JavaScript loop on this machine, which matters because scoring 5,000 × 1,536
+ * was the largest part of a search (bench/results/assistant.md). Synchronous, so concurrent
+ * searches never interleave inside its memory.
+ */
+const wasm = (() => {
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(DOTS_WASM_BASE64, 'base64')));
+    return { memory: instance.exports.memory as WebAssembly.Memory, dots: instance.exports.dots as (v: number, q: number, rows: number, dims: number, out: number) => void };
+  } catch {
+    return undefined; // no SIMD in this runtime: the JavaScript loop below
+  }
+})();
+export const SCORING_ENGINE = wasm ? 'wasm-simd' : 'javascript';
+
+function wasmDots(values: Int8Array, rows: number, query: Int16Array, out: Int32Array): void {
+  const d = query.length;
+  const outAt = MAX_DIMENSIONS * 2;
+  const valuesAt = outAt + Math.ceil((rows * 4) / 16) * 16;
+  const needed = valuesAt + rows * d;
+  if (wasm!.memory.buffer.byteLength < needed) wasm!.memory.grow(Math.ceil((needed - wasm!.memory.buffer.byteLength) / 65536));
+  const memory = wasm!.memory.buffer;
+  new Int16Array(memory, 0, d).set(query);
+  new Int8Array(memory, valuesAt, rows * d).set(values.subarray(0, rows * d));
+  wasm!.dots(valuesAt, 0, rows, d, outAt);
+  out.set(new Int32Array(wasm!.memory.buffer, outAt, rows));
+}
+
+function javascriptDots(values: Int8Array, rows: number, q: Int16Array, out: Int32Array): void {
   const d = q.length;
-  if (d > 4096) throw new Error('more than 4,096 dimensions would overflow the int32 dot product');
   for (let r = 0; r < rows; r++) {
     const base = r * d;
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -118,6 +146,16 @@ export function scoreRows({ scales, values }: MatrixView, rows: number, query: S
       s3 = (s3 + values[base + j + 3] * q[j + 3]) | 0;
     }
     for (; j < d; j++) s0 = (s0 + values[base + j] * q[j]) | 0;
-    onScore(r, (s0 + s1 + s2 + s3) * scales[r] * query.scale);
+    out[r] = (s0 + s1 + s2 + s3) | 0;
   }
+}
+
+/** Cosine of the (unit) query with each stored row, handed to `onScore` with the row index. */
+export function scoreRows({ scales, values }: MatrixView, rows: number, query: ScoringQuery, onScore: (row: number, score: number) => void, engine = SCORING_ENGINE): void {
+  const d = query.values.length;
+  if (d > MAX_DIMENSIONS) throw new Error('more than 4,096 dimensions would overflow the int32 dot product');
+  const dots = new Int32Array(rows);
+  if (engine === 'wasm-simd' && wasm && d % 16 === 0) wasmDots(values, rows, query.values, dots);
+  else javascriptDots(values, rows, query.values, dots);
+  for (let r = 0; r < rows; r++) onScore(r, dots[r] * scales[r] * query.scale);
 }
