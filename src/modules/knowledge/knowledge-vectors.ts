@@ -1,7 +1,7 @@
 // Vectors as stored and scored. Each vector is L2-normalised, then quantised to int8 with one
 // float32 scale per vector (scalar quantisation, as Qdrant's and Faiss' SQ8): a segment of n
 // chunks is one buffer, [n float32 scales][n × d int8 values], so a search decrypts a quarter of
-// the bytes of float32 and scores a whole segment with one tight loop over typed arrays. The
+// the bytes of float32 and scores a whole segment in one call of a WebAssembly SIMD kernel. The
 // scale makes each dequantised vector unit length, so a score is the exact cosine between the
 // query and the stored (quantised) vector; quantisation moves scores by ~0.01 at 1,536
 // dimensions, and bench/assistant checks that the top results match float32 scoring.
