@@ -55,7 +55,7 @@ export function createContainer(config: Config, logger?: Logger): Container {
     trust: trust.service,
     // Relay settlements are written after the answer leaves: finish them before the pools close.
     close: async () => {
-      await relay.service.drain();
+      await relay.service.close();
       await closePlatform(platform);
     },
   };

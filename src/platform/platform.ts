@@ -52,6 +52,8 @@ export interface ModuleRegistration {
   personalData?: PersonalDataProvider;
   /** Errors under a path prefix in another wire shape than RFC 9457 (the relay's /v1 speaks OpenAI's). */
   errorShape?: ErrorShape;
+  /** Told after a user's account status changed (deletion requested or cancelled), once committed. */
+  onAccountStatusChanged?: (userId: string) => Promise<void>;
   /** Adds the module's demo data for the demo user (`custos seed`); must be idempotent. */
   seed?: (demo: DemoAccounts) => Promise<void>;
 }

@@ -13,6 +13,8 @@ import { relayRoutes } from './relay-routes.js';
 import { createRelayService } from './relay-service.js';
 import type { ApiKeyCredential } from './relay-types.js';
 import { createSpendLimiter } from './spend-limiter.js';
+import { createKeyCache } from './key-cache.js';
+import { createUpstreamClient } from './providers/upstream-http.js';
 import { createOpenAiProtocolAdapter } from './providers/openai-protocol.js';
 import { createAnthropicAdapter } from './providers/anthropic.js';
 import { createGeminiAdapter } from './providers/gemini.js';
@@ -23,11 +25,14 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
   const repo = createRelayRepo(db);
   const catalogue = loadCatalogue(config.relay.catalogueFile);
   const credentials = createProviderCredentials({ repo, cipher: fieldCipher, configured: config.relay.providers });
-  const openAiProtocol = createOpenAiProtocolAdapter();
-  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: createAnthropicAdapter(), google: createGeminiAdapter() };
+  const upstream = createUpstreamClient();
+  const openAiProtocol = createOpenAiProtocolAdapter(upstream);
+  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: createAnthropicAdapter(upstream), google: createGeminiAdapter(upstream) };
 
   const service = createRelayService({
     repo,
+    keyCache: createKeyCache<ApiKeyCredential>({ redis, channel: `${config.queuePrefix}:relay:key-invalidation`, logger }),
+    onClose: () => upstream.close(),
     limiter: createSpendLimiter(redis, config.queuePrefix),
     catalogue,
     adapters,
@@ -85,6 +90,8 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
         },
       ],
     },
+    // A deletion requested (or cancelled): the account's keys are read afresh on every replica.
+    onAccountStatusChanged: (userId) => service.accountStatusChanged(userId),
     errorShape: {
       pathPrefix: '/v1/',
       owns: (error) => error instanceof RelayError,
