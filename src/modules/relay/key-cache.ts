@@ -37,6 +37,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   let heartbeat: NodeJS.Timeout | undefined;
   let live = false;
   let closed = false;
+  let subscriptions = 0;
   // Bumped by every invalidation and every loss of the subscription.
   let epoch = 0;
 
@@ -61,7 +62,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
 
   function start() {
     if (subscriber || closed) return;
-    const sub = redis.duplicate({ autoResubscribe: false, enableOfflineQueue: false, lazyConnect: false, maxRetriesPerRequest: 1 });
+    const sub = redis.duplicate({ connectionName: `${channel}:subscriber`, autoResubscribe: false, enableOfflineQueue: false, lazyConnect: false, maxRetriesPerRequest: 1 });
     subscriber = sub;
     sub.on('error', () => {});
     sub.on('close', down);
@@ -73,6 +74,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
         if (closed) return;
         entries.clear();
         epoch++;
+        subscriptions++;
         live = true;
       }, down);
     });
@@ -86,8 +88,8 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   }
 
   return {
-    /** Whether the cache is in use (subscribed); false means every lookup reads PostgreSQL. */
-    get live() { return live; },
+    /** Whether the cache is in use (subscribed; false: every lookup reads PostgreSQL), and how often it (re)subscribed. */
+    status: () => ({ live, subscriptions, entries: entries.size }),
 
     /** The epoch to hand back to `set`: a lookup that overlapped an invalidation is not cached. */
     begin(): number {

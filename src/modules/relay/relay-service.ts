@@ -179,6 +179,9 @@ export function createRelayService(deps: Deps) {
       return credential;
     },
 
+    /** The key cache's state, for readiness checks and tests. */
+    keyCacheStatus: () => deps.keyCache.status(),
+
     principalOf: (credential: ApiKeyCredential): Principal => ({ kind: 'apiKey', apiKeyId: credential.id, userId: credential.userId }),
     displayPrefix: (record: ApiKeyRecord) => displayPrefix(record.environment, record.prefix),
 
