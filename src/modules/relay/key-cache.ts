@@ -4,7 +4,7 @@
 //   - a revocation, rotation or account status change publishes the key id or user id on the
 //     channel (after its transaction committed); every replica drops the matching entries;
 //   - while the subscription is down (not yet connected, reconnecting, a heartbeat PING
-//     unanswered) the cache is neither read nor filled: every call reads PostgreSQL (fail
+//     unanswered for 2 s) the cache is neither read nor filled: every call reads PostgreSQL (fail
 //     closed), and the cache starts empty once the subscription is back, since messages may
 //     have been missed meanwhile;
 //   - an entry lives TTL_MS at most whatever happens (the bound if a publish itself is lost);
@@ -78,11 +78,17 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
         live = true;
       }, down);
     });
-    // A half-open connection sends no 'close': a PING unanswered within the period counts as down.
+    // A half-open connection sends no 'close': a PING unanswered within 2 periods counts as down,
+    // and the connection is dropped and made again (its 'ready' subscribes afresh).
+    let pinging = false;
     heartbeat = setInterval(() => {
-      if (!live) return;
-      const timer = setTimeout(down, HEARTBEAT_MS);
-      sub.ping().then(() => clearTimeout(timer), () => { clearTimeout(timer); down(); });
+      if (!live || pinging) return;
+      pinging = true;
+      const timer = setTimeout(() => {
+        down();
+        if (!closed) sub.disconnect(true);
+      }, 2 * HEARTBEAT_MS);
+      sub.ping().then(() => clearTimeout(timer), () => { clearTimeout(timer); down(); }).finally(() => { pinging = false; });
     }, HEARTBEAT_MS);
     heartbeat.unref();
   }
