@@ -28,16 +28,17 @@ export interface AssistantDeps {
 
 export function registerAssistant(platform: Platform, { store, chat, relay, providers, knowledge }: AssistantDeps) {
   const { repo, tokens } = store;
-  const completions = createCompletionService({
+  const completionsWith = (search: KnowledgeSearch | undefined) => createCompletionService({
     chat,
     providers,
     charge: relay.chargeUsage,
     repo,
     currency: relay.currency,
     keepAliveMs: platform.config.relay.keepAliveMs,
-    knowledge,
+    knowledge: search,
     logger: platform.logger,
   });
+  const completions = completionsWith(knowledge);
   const registration: ModuleRegistration = {
     name: 'assistant',
     routes: assistantRoutes({ completions, tokens, providers, currency: relay.currency }),
@@ -70,5 +71,7 @@ export function registerAssistant(platform: Platform, { store, chat, relay, prov
       ],
     },
   };
-  return { service: { completions, tokens }, registration };
+  // completionsWith: the same completions over another knowledge source (a process that wires
+  // the knowledge module later, and the citation tests).
+  return { service: { completions, tokens, completionsWith }, registration };
 }
