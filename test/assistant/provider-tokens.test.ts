@@ -40,8 +40,10 @@ describe('assistant: your own provider tokens (BYOK)', function () {
     const other = await createUser('byok-other');
     expect((await h.relay.api().get('/api/v1/me/provider-tokens').set(other.auth)).body.items).to.deep.equal([]);
     // Bad input is refused with a field error.
-    const bad = await h.relay.api().put('/api/v1/me/provider-tokens/openai').set(user.auth).send({ token: 'has spaces in it' });
+    const bad = await h.relay.api().put('/api/v1/me/provider-tokens/openai').set(user.auth).send({ token: `${token} with spaces` });
     expect(bad.status).to.equal(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).to.deep.equal(['body.token']);
+    expect(bad.text, 'a refused token is not echoed').not.to.contain(token);
     expect((await h.relay.api().put('/api/v1/me/provider-tokens/mistral').set(user.auth).send({ token })).status).to.equal(400);
   });
 
