@@ -104,7 +104,8 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
       return (await db('chats').where({ id: chatId, user_id: userId }).delete()) > 0;
     },
 
-    async appendMessage(userId: string, chatId: string, message: NewMessage): Promise<Message | undefined> {
+    /** `alongside` runs in the same transaction (an AI reply's metadata lands with its message or not at all). */
+    async appendMessage(userId: string, chatId: string, message: NewMessage, alongside?: (trx: Knex.Transaction, saved: Message) => Promise<void>): Promise<Message | undefined> {
       const id = randomUUID();
       const content_enc = await cipher.encryptText(userId, contentAt(id), message.content);
       return db.transaction(async (trx) => {
@@ -121,7 +122,9 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
           prompt_tokens: message.promptTokens ?? null,
           completion_tokens: message.completionTokens ?? null,
         }).returning('*');
-        return toMessage(row);
+        const saved = await toMessage(row);
+        if (alongside) await alongside(trx, saved);
+        return saved;
       });
     },
 

@@ -38,7 +38,8 @@ export interface CallDeps {
   catalogue: Catalogue;
   adapters: Record<ProviderName, ProviderAdapter | undefined>;
   limiter: Pick<SpendLimiter, 'reserve'>;
-  target(provider: ProviderName, environment: KeyEnvironment): Promise<ProviderTarget | null>;
+  /** The credential for a call: the key owner's own provider token when they stored one (live keys), else the platform's. */
+  target(provider: ProviderName, environment: KeyEnvironment, userId: string): Promise<ProviderTarget | null>;
   settle(settlement: Settlement): Promise<void>;
   /** What a limit group spent in a period per the PostgreSQL ledger (seeds a missing Redis counter). */
   ledgerSpent(limitGroupId: string, period: string): Promise<number>;
@@ -93,7 +94,7 @@ export function createRelayCalls(deps: CallDeps) {
       throw new RelayError(403, 'permission_error', 'model_not_allowed', `This key may use only ${key.models.join(', ')}.`);
     }
     const adapter = deps.adapters[model.provider];
-    const target = await deps.target(model.provider, key.environment);
+    const target = await deps.target(model.provider, key.environment, key.userId);
     if (!adapter || !target || (kind === 'embedding' && !adapter.embed)) {
       throw new RelayError(503, 'api_error', 'provider_not_configured', `The operator has not configured ${model.provider} for ${key.environment} keys.`);
     }

@@ -154,6 +154,20 @@ export function createRelayRepo(db: Knex) {
       return (rows as Array<{ user_id: string; last_due_cents: string }>).map((r) => ({ userId: r.user_id, dueCents: Number(r.last_due_cents) }));
     },
 
+    /**
+     * Adds a chat completion's cost to the user's sub-cent carry (the one relay calls use, so a
+     * user's fractions add up across both) and returns the whole cents now due.
+     */
+    async carry(userId: string, costMicrocents: number): Promise<{ dueCents: number }> {
+      const result = await db.raw(`
+        INSERT INTO relay_charge_carry AS c (user_id, carry_microcents, last_due_cents)
+        VALUES (:userId, :cost::bigint % 1000000, :cost::bigint / 1000000)
+        ON CONFLICT (user_id) DO UPDATE SET last_due_cents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) / 1000000,
+          carry_microcents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) % 1000000
+        RETURNING last_due_cents`, { userId, cost: costMicrocents });
+      return { dueCents: Number(result.rows[0].last_due_cents) };
+    },
+
     /** Gives back cents the credit ledger refused, so they are charged with the next call. */
     async restoreCarry(userId: string, cents: number): Promise<void> {
       // The carry may now exceed a cent; the next settlement charges it.

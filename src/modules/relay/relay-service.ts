@@ -25,7 +25,7 @@ type Deps = {
   adapters: Record<ProviderName, ProviderAdapter | undefined>;
   ledger: { recordTransaction(userId: string, input: NewTransaction): Promise<unknown> };
   /** The provider credential for an environment (configuration, or one stored by an operator). */
-  providerTarget(provider: ProviderName, environment: KeyEnvironment): Promise<ProviderTarget | null>;
+  providerTarget(provider: ProviderName, environment: KeyEnvironment, userId?: string): Promise<ProviderTarget | null>;
   pepper: Buffer;
   currency: string;
   logRetentionDays: number;
@@ -186,6 +186,21 @@ export function createRelayService(deps: Deps) {
     displayPrefix: (record: ApiKeyRecord) => displayPrefix(record.environment, record.prefix),
 
     usage: (userId: string, from: string, to: string) => repo.usage(userId, from, to),
+
+    /**
+     * Charges usage that did not go through a relay key (chat completions) to the credit ledger,
+     * through the same sub-cent carry as relay calls. A ledger failure keeps the cents for later.
+     */
+    async chargeUsage(userId: string, costMicrocents: number, description: string): Promise<void> {
+      const { dueCents } = await repo.carry(userId, costMicrocents);
+      if (dueCents <= 0) return;
+      try {
+        await deps.ledger.recordTransaction(userId, { kind: 'usage', amountCents: dueCents, currency: deps.currency, description });
+      } catch (error) {
+        await repo.restoreCarry(userId, dueCents);
+        deps.logger.error({ err: { message: (error as Error).message } }, 'chat usage could not be charged to the credit ledger; kept for the next settlement');
+      }
+    },
 
     // For the scheduler and the trust centre.
     logRetentionDays: deps.logRetentionDays,
