@@ -35,6 +35,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   const entries = new Map<string, { value: T; until: number }>();
   let subscriber: Redis | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
   let live = false;
   let closed = false;
   let subscriptions = 0;
@@ -84,11 +85,11 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
     heartbeat = setInterval(() => {
       if (!live || pinging) return;
       pinging = true;
-      const timer = setTimeout(() => {
+      pingTimer = setTimeout(() => {
         down();
         if (!closed) sub.disconnect(true);
       }, 2 * HEARTBEAT_MS);
-      sub.ping().then(() => clearTimeout(timer), () => { clearTimeout(timer); down(); }).finally(() => { pinging = false; });
+      sub.ping().then(() => clearTimeout(pingTimer), () => { clearTimeout(pingTimer); down(); }).finally(() => { pinging = false; });
     }, HEARTBEAT_MS);
     heartbeat.unref();
   }
@@ -141,6 +142,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       closed = true;
       live = false;
       clearInterval(heartbeat);
+      clearTimeout(pingTimer);
       entries.clear();
       if (subscriber) {
         await subscriber.quit().catch(() => {});
