@@ -19,8 +19,8 @@ import { createGeminiAdapter } from './providers/gemini.js';
 import type { ProviderAdapter } from './providers/provider-types.js';
 
 export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>, audit: Pick<AuditService, 'record' | 'recordedRead'>) {
-  const { config, db, redis, logger, fieldCipher } = platform;
-  const repo = createRelayRepo(db);
+  const { config, db, readDb, redis, logger, fieldCipher } = platform;
+  const repo = createRelayRepo(db, readDb);
   const catalogue = loadCatalogue(config.relay.catalogueFile);
   const credentials = createProviderCredentials({ repo, cipher: fieldCipher, configured: config.relay.providers });
   const openAiProtocol = createOpenAiProtocolAdapter();
