@@ -108,6 +108,22 @@ describe('platform: DATABASE_READ_URL on a streaming replica', function () {
     const current = await api().get('/api/v1/trust/subprocessors').expect(200);
     expect(current.body.items.map((s: { id: string }) => s.id)).to.include(sub.body.id);
   });
+
+  // Last: it stops the standby.
+  it('answers a listing route 503 with Retry-After while the replica is down; everything else keeps working', async () => {
+    const api = app.api;
+    const email = uniqueEmail('replica-down');
+    const password = strongPassword();
+    await api().post('/api/v1/auth/register').send({ email, password }).expect(201);
+    const auth = { Authorization: `Bearer ${(await api().post('/api/v1/auth/login').send({ email, password }).expect(200)).body.token}` };
+    await pair.stopReplica();
+    const list = await api().get('/api/v1/chats').set(auth);
+    expect(list.status, list.text).to.equal(503);
+    expect(list.headers['retry-after']).to.match(/^\d+$/);
+    const created = await api().post('/api/v1/chats').set(auth).send({ title: 'Written while the replica is down' }).expect(201);
+    await api().get(`/api/v1/chats/${created.body.id}`).set(auth).expect(200);
+    await api().get('/readyz').expect(200);
+  });
 });
 
 describe('platform: DATABASE_READ_URL configuration', () => {

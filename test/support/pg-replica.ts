@@ -19,6 +19,8 @@ export interface PgReplicaPair {
   resumeReplay(): Promise<void>;
   /** Resolves once the standby has replayed everything the primary had written when called. */
   caughtUp(timeoutMs?: number): Promise<void>;
+  /** Shuts the standby down (fast shutdown), as a replica outage. */
+  stopReplica(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,16 +79,17 @@ export async function startPgReplicaPair(): Promise<PgReplicaPair> {
     }, `postgres on port ${port} did not accept connections`, 30_000);
     return url;
   };
+  const stop = async (child: ChildProcess) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT'); // PostgreSQL's fast shutdown
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  // Standby first, then the primary.
   const close = async () => {
-    // Standby first, then the primary; SIGINT is PostgreSQL's fast shutdown.
-    for (const { child } of servers.reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const { child } of [...servers].reverse()) await stop(child);
   };
 
   try {
@@ -111,6 +114,7 @@ export async function startPgReplicaPair(): Promise<PgReplicaPair> {
         await until(async () => ((await query(replicaUrl, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done', [lsn])).rows[0].done ? true : undefined),
           'the replica did not catch up', timeoutMs);
       },
+      stopReplica: () => stop(servers[1].child),
       close,
     };
     const { rows: [standby] } = await query(replicaUrl, 'SELECT pg_is_in_recovery() AS recovering');
