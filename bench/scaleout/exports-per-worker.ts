@@ -12,7 +12,7 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpus, freemem, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { migrateDatabase } from '../../src/platform/db-roles.js';
@@ -48,6 +48,18 @@ const say = (s: string) => { lines.push(s); process.stdout.write(`${s}\n`); };
 const load = () => execSync('uptime').toString().trim().replace(/^.*load average: /, '');
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ticksPerSecond = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+};
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+const machineTicks = () => {
+  const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const n = values.map(Number);
+  return { idle: n[3] + n[4], total: n.reduce((a, b) => a + b, 0) };
+};
 
 say(`# Scale-out benchmark: exports per minute with 1 and 2 workers\n\nCommand: \`npx tsx bench/scaleout/exports-per-worker.ts --users ${USERS} --messages ${MESSAGES} --files ${FILES} --runs ${RUNS}\``);
 say(`Machine: nproc ${cpus().length} (${cpus()[0]?.model ?? '?'}), memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB), Node ${process.version}, PostgreSQL and Redis on localhost; `
@@ -100,6 +112,8 @@ async function batch(workers: number) {
     ids.push(id);
   }
   const loadAt = load();
+  const cpu0 = started.map((w) => cpuSeconds(w.pid!));
+  const machine0 = machineTicks();
   const t0 = new Date();
   for (const id of ids) await queues.enqueue('privacy-export', id, { requestId: id });
   let rows;
@@ -108,6 +122,8 @@ async function batch(workers: number) {
     if (rows.every((r) => ['completed', 'failed'].includes(r.state))) break;
     await sleep(250);
   }
+  const workerCpu = started.reduce((sum, w, i) => sum + cpuSeconds(w.pid!) - cpu0[i], 0);
+  const machine1 = machineTicks();
   await Promise.all(started.map(stopWorker));
   const failed = rows.filter((r) => r.state !== 'completed');
   if (failed.length) throw new Error(`${failed.length} exports failed: ${failed[0].last_error}`);
@@ -118,6 +134,8 @@ async function batch(workers: number) {
     workers, seconds, perMinute: (USERS * 60) / seconds, medianExportS: median(perExport),
     plaintextMiB: rows.reduce((s, r) => s + Number(r.plaintext_bytes), 0) / 2 ** 20,
     attempts: [...new Set(rows.map((r) => r.attempts))].join(','), loadAt, loadAfter: load(),
+    workerCores: workerCpu / ((Date.now() - t0.getTime()) / 1000),
+    machineBusy: 1 - (machine1.idle - machine0.idle) / (machine1.total - machine0.total),
   };
 }
 
@@ -131,9 +149,9 @@ for (let run = 0; run < RUNS; run += 1) {
 }
 
 say('## Batches (in the order run)');
-say(`| # | workers | ${USERS} exports took | exports/min | median time of one export | plaintext exported | attempts | load average before → after |`);
-say('| --- | --- | --- | --- | --- | --- | --- | --- |');
-results.forEach((r, i) => say(`| ${i + 1} | ${r.workers} | ${r.seconds.toFixed(1)} s | ${r.perMinute.toFixed(1)} | ${r.medianExportS.toFixed(2)} s | ${r.plaintextMiB.toFixed(1)} MiB | ${r.attempts} | ${r.loadAt} → ${r.loadAfter} |`));
+say(`| # | workers | ${USERS} exports took | exports/min | median time of one export | plaintext exported | attempts | CPU of the worker processes (cores) | machine busy | load average before → after |`);
+say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+results.forEach((r, i) => say(`| ${i + 1} | ${r.workers} | ${r.seconds.toFixed(1)} s | ${r.perMinute.toFixed(1)} | ${r.medianExportS.toFixed(2)} s | ${r.plaintextMiB.toFixed(1)} MiB | ${r.attempts} | ${r.workerCores.toFixed(2)} | ${(r.machineBusy * 100).toFixed(0)} % | ${r.loadAt} → ${r.loadAfter} |`));
 const m1 = median(results.filter((r) => r.workers === 1).map((r) => r.perMinute));
 const m2 = median(results.filter((r) => r.workers === 2).map((r) => r.perMinute));
 const pairRatios = Array.from({ length: RUNS }, (_, i) => results[2 * i + 1].perMinute / results[2 * i].perMinute);
