@@ -41,8 +41,10 @@ async function main() {
   const env = { ...process.env, ...generateSecrets(), NODE_ENV: 'test', DATABASE_URL: withDatabaseName(base, database), CUSTOS_QUEUE_PREFIX: 'custos_bench_trust', CUSTOS_LOG_LEVEL: 'silent', CUSTOS_ARTIFACT_DIR: '.local/bench-trust', CUSTOS_VALIDATE_RESPONSES: 'false' };
   await migrateDatabase(loadConfig(env)); // owner connection; it also creates the runtime role
   const container = createContainer(loadConfig(env));
-  const api = () => supertest(createApp(container));
-  const app = api;
+  // One app, as a server has: a new app per request would compile the OpenAPI validators
+  // (ajv) again inside every timed request, which the first version of this bench did.
+  const server = createApp(container);
+  const app = () => supertest(server);
   try {
     const email = 'bench-security@example.test';
     const password = 'Correct-Horse-Battery-Staple-1';
