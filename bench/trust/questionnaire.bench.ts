@@ -100,9 +100,11 @@ Command: \`npx tsx bench/trust/questionnaire.bench.ts --rounds ${rounds} --corpu
 ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, PostgreSQL and Redis on localhost.
 The machine is shared with other helpers' test runs: load average at the end ${load}.
 
-A 300-question XLSX (one sheet, header row, 10% of questions deliberately absent from the library)
-uploaded through HTTP as a staff member, against a 300-answer library: multipart parsing, one
-SQL statement matching all questions (full-text search + pg_trgm), exceljs read and write.
+A 300-question XLSX (one sheet, header row) uploaded through HTTP as a staff member to one app
+instance, against a 300-answer library: multipart parsing, one SQL statement matching all
+questions (a GiST trigram KNN scan per question, then full-text checks), exceljs read and write.
+Corpus \`${corpus}\`: ${corpus === 'templated' ? 'every question from one sentence template (the first corpus)' : '100 hand-written controls in three scopes each (bench/trust/questionnaire-corpus.ts); asked a third verbatim (restyled), the rest paraphrased, every tenth absent from the library'}.
+"Right" means the filled cell holds the answer of the library entry the question came from.
 
 | Rounds | Median | Min | Max | Result | Target |
 | --- | --- | --- | --- | --- | --- |
