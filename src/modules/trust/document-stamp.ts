@@ -6,13 +6,16 @@
 //   DOCX / XLSX: docProps/core.xml (subject, keywords); DOCX a last paragraph, XLSX a footer on
 //   every sheet (shown in page layout and print). ZIP: a CUSTOS-GRANT.txt entry and the archive
 //   comment. TXT / MD / CSV: a closing line.
-// Anything the stamper cannot open is refused at upload (stampable), never served unmarked.
+// Anything the stamper cannot open is refused at upload, never served unmarked. It runs in a
+// worker thread (document-stamp-pool.ts).
 import JSZip from 'jszip';
 import { type PDFDict, PDFDocument, PDFName, PDFString, StandardFonts, rgb } from 'pdf-lib';
 
 export interface GrantMark { grantId: string; company: string; issuedAt: Date }
 
-const line = (m: GrantMark) => `Confidential. Issued to ${m.company} under access grant ${m.grantId} on ${m.issuedAt.toISOString().slice(0, 10)}; do not redistribute.`;
+// The company is the requester's own text (up to 200 characters): cut, so the line fits an XLSX footer (255 characters).
+const company = (name: string) => (name.length > 60 ? `${name.slice(0, 59)}…` : name);
+const line = (m: GrantMark) => `Confidential. Issued to ${company(m.company)} under access grant ${m.grantId} on ${m.issuedAt.toISOString().slice(0, 10)}; do not redistribute.`;
 // The PDF standard fonts encode WinAnsi only: anything else in a company name becomes '?'.
 const winAnsi = (text: string) => text.replace(/[^\x20-\x7E\xA0-\xFF]/g, '?');
 const xml = (text: string) => text.replace(/[<>&"']/g, (c) => `&${({ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' } as Record<string, string>)[c]};`);
@@ -33,16 +36,6 @@ export async function stampDocument(extension: string, bytes: Buffer, mark: Gran
   }
 }
 
-/** Whether a restricted upload can be marked per grant later (checked once, at upload). */
-export async function stampable(extension: string, bytes: Buffer): Promise<boolean> {
-  try {
-    await stampDocument(extension, bytes, { grantId: '00000000-0000-0000-0000-000000000000', company: 'check', issuedAt: new Date() });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function stampPdf(bytes: Buffer, mark: GrantMark): Promise<Buffer> {
   // An encrypted PDF cannot be rewritten without its password: pdf-lib throws, and upload refuses it.
   const pdf = await PDFDocument.load(bytes, { updateMetadata: false });
@@ -53,11 +46,12 @@ async function stampPdf(bytes: Buffer, mark: GrantMark): Promise<Buffer> {
   (pdf as unknown as { getInfoDict(): PDFDict }).getInfoDict().set(PDFName.of('CustosGrantee'), PDFString.of(mark.grantId));
   const font = await pdf.embedFont(StandardFonts.Helvetica);
   for (const page of pdf.getPages()) {
-    const { width } = page.getSize();
-    const size = Math.max(5, Math.min(8, (width - 40) / font.widthOfTextAtSize(text, 1)));
-    page.drawText(text, { x: 20, y: 12, size, font, color: rgb(0.45, 0.45, 0.45) });
+    // The visible area may not start at the origin (a CropBox offset): place the line inside it.
+    const box = page.getCropBox();
+    const size = Math.max(5, Math.min(8, (box.width - 40) / font.widthOfTextAtSize(text, 1)));
+    page.drawText(text, { x: box.x + 20, y: box.y + 12, size, font, color: rgb(0.45, 0.45, 0.45) });
   }
-  return Buffer.from(await pdf.save({ useObjectStreams: false }));
+  return Buffer.from(await pdf.save());
 }
 
 const CORE = 'docProps/core.xml';
@@ -95,7 +89,9 @@ function footSheet(sheet: string, text: string): string {
     const open = /^<headerFooter[^>]*?\/?>/.exec(existing[0])![0].replace(/\/>$/, '>');
     const body = existing[0].endsWith('/>') ? '' : existing[0].slice(open.length, -'</headerFooter>'.length);
     const odd = /<oddFooter>([\s\S]*?)<\/oddFooter>/.exec(body);
-    const next = odd ? body.replace(odd[0], `<oddFooter>${odd[1]}${footer}</oddFooter>`) : body.replace(/(<oddHeader>[\s\S]*?<\/oddHeader>)?/, (h) => `${h}<oddFooter>${footer}</oddFooter>`);
+    // Excel refuses a footer over 255 characters; then the grant line replaces the file's own footer.
+    const fits = odd && odd[1].replace(/&[a-z]+;/g, '_').length + footer.replace(/&[a-z]+;/g, '_').length <= 255;
+    const next = odd ? body.replace(odd[0], `<oddFooter>${fits ? odd[1] : ''}${footer}</oddFooter>`) : body.replace(/(<oddHeader>[\s\S]*?<\/oddHeader>)?/, (h) => `${h}<oddFooter>${footer}</oddFooter>`);
     return sheet.replace(existing[0], `${open}${next}</headerFooter>`);
   }
   const element = `<headerFooter><oddFooter>${footer}</oddFooter></headerFooter>`;
