@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { createDocumentsRepo } from './documents-repo.js';
 import { documentRoutes } from './documents-routes.js';
 import { createDocumentsService, DEFAULT_NDA } from './documents-service.js';
+import { createStampPool } from './document-stamp-pool.js';
 import { renderTrustPage, TRUST_CSS } from './trust-page.js';
 import { publicRoute } from './trust-routes.js';
 import { createAnswersRepo } from './answers-repo.js';
@@ -48,6 +49,7 @@ export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
   const documents = createDocumentsService({
     repo: createDocumentsRepo(db, readDb), artifacts: platform.artifacts, fieldCipher, audit: deps.audit, autoApproveDomains: config.trust.autoApproveDomains,
     grantHours: config.trust.grantHours, ndaText: config.trust.ndaFile ? readFileSync(config.trust.ndaFile, 'utf8') : DEFAULT_NDA, publicUrl: config.publicUrl,
+    stamper: createStampPool(),
   });
   const answers = createAnswersService({ repo: createAnswersRepo(db), audit: deps.audit, posture: () => service.signedPosture() });
   const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);
