@@ -28,8 +28,8 @@ export type ResolvedTarget = ProviderTarget & { source: 'platform' | 'user' };
 export type OwnTokenLookup = (userId: string, provider: ProviderName) => Promise<string | null>;
 
 export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>, audit: Pick<AuditService, 'record' | 'recordedRead'>, ownToken?: OwnTokenLookup) {
-  const { config, db, redis, logger, fieldCipher } = platform;
-  const repo = createRelayRepo(db);
+  const { config, db, readDb, redis, logger, fieldCipher } = platform;
+  const repo = createRelayRepo(db, readDb);
   const catalogue = loadCatalogue(config.relay.catalogueFile);
   const credentials = createProviderCredentials({ repo, cipher: fieldCipher, configured: config.relay.providers });
   const upstream = createUpstreamClient();

@@ -1,7 +1,7 @@
 // The relay's SQL: API keys, the closed relay log, daily usage, the monthly spend ledger and the
 // sub-cent charge carry. Rows are mapped to domain objects here; hashes and salts leave only in
 // ApiKeyCredential, which the service uses for verification and drops.
-import type { Knex } from '../../platform/db.js';
+import type { Knex, ListingReads } from '../../platform/db.js';
 import type { KeyEnvironment } from './api-keys.js';
 import type { ApiKeyCredential, ApiKeyRecord, NewApiKey, RelayLogEntry, UsageRow } from './relay-types.js';
 
@@ -29,7 +29,18 @@ const toRecord = (r: ApiKeyRow): ApiKeyRecord => ({
 
 const PUBLIC_COLUMNS = ['id', 'user_id', 'limit_group_id', 'prefix', 'name', 'environment', 'spending_limit_cents', 'models', 'created_at', 'expires_at', 'revoked_at', 'last_used_at', 'replaced_by'];
 
-export function createRelayRepo(db: Knex) {
+async function usageRows(db: Knex, userId: string, from: string, to: string): Promise<UsageRow[]> {
+  const rows = await db('relay_usage_daily').where('user_id', userId).whereBetween('day', [from, to])
+    .orderBy([{ column: 'day', order: 'desc' }, 'api_key_id', 'model'])
+    .select(db.raw(`to_char(day, 'YYYY-MM-DD') as day`), 'api_key_id', 'model', 'environment', 'requests', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_microcents');
+  return rows.map((r) => ({
+    day: r.day, apiKeyId: r.api_key_id, model: r.model, environment: r.environment, requests: Number(r.requests),
+    inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), cachedTokens: Number(r.cached_tokens), costMicrocents: Number(r.cost_microcents),
+  }));
+}
+
+/** `listings`: the pool of listUsage (the usage route), which tolerates replica lag (see ListingReads); key checks, settlement and exports use `db`. */
+export function createRelayRepo(db: Knex, listings: ListingReads) {
   const keys = (trx: Knex | Knex.Transaction = db) => trx<ApiKeyRow>('api_keys');
 
   return {
@@ -179,15 +190,10 @@ export function createRelayRepo(db: Knex) {
       return row ? Number(row.spent_microcents) : 0;
     },
 
-    async usage(userId: string, from: string, to: string): Promise<UsageRow[]> {
-      const rows = await db('relay_usage_daily').where('user_id', userId).whereBetween('day', [from, to])
-        .orderBy([{ column: 'day', order: 'desc' }, 'api_key_id', 'model'])
-        .select(db.raw(`to_char(day, 'YYYY-MM-DD') as day`), 'api_key_id', 'model', 'environment', 'requests', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_microcents');
-      return rows.map((r) => ({
-        day: r.day, apiKeyId: r.api_key_id, model: r.model, environment: r.environment, requests: Number(r.requests),
-        inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), cachedTokens: Number(r.cached_tokens), costMicrocents: Number(r.cost_microcents),
-      }));
-    },
+    /** The user's daily usage from the primary (exports: complete up to the request). */
+    usage: (userId: string, from: string, to: string) => usageRows(db, userId, from, to),
+    /** The same from the listing pool, for the usage route. */
+    listUsage: (userId: string, from: string, to: string) => usageRows(listings, userId, from, to),
 
     async purgeLogBefore(cutoff: Date): Promise<number> {
       return db('relay_log').where('at', '<', cutoff).delete();

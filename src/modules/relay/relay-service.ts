@@ -185,7 +185,7 @@ export function createRelayService(deps: Deps) {
     principalOf: (credential: ApiKeyCredential): Principal => ({ kind: 'apiKey', apiKeyId: credential.id, userId: credential.userId }),
     displayPrefix: (record: ApiKeyRecord) => displayPrefix(record.environment, record.prefix),
 
-    usage: (userId: string, from: string, to: string) => repo.usage(userId, from, to),
+    usage: (userId: string, from: string, to: string) => repo.listUsage(userId, from, to),
 
     /**
      * Charges usage that did not go through a relay key (chat completions) to the credit ledger,
