@@ -29,6 +29,7 @@ import { matrixView, normalise, packMatrix, scoreRows, scoringQuery, TopK } from
 import { createEmbedder } from '../../src/modules/relay/relay-embeddings.js';
 import { loadCatalogue } from '../../src/modules/relay/relay-catalogue.js';
 import { createOpenAiProtocolAdapter } from '../../src/modules/relay/providers/openai-protocol.js';
+import { createUpstreamClient } from '../../src/modules/relay/providers/upstream-http.js';
 import { startFakeProvider } from '../../test/relay/fake-provider.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 200);
@@ -161,8 +162,9 @@ async function main() {
     }
   };
 
+  const upstream = createUpstreamClient();
   const embedder = createEmbedder({
-    catalogue: loadCatalogue(), adapters: { openai: createOpenAiProtocolAdapter(), xai: undefined, anthropic: undefined, google: undefined },
+    catalogue: loadCatalogue(), adapters: { openai: createOpenAiProtocolAdapter(upstream), xai: undefined, anthropic: undefined, google: undefined },
     target: async () => ({ baseUrl: `${fake.baseUrl}/v1`, apiKey: 'sk-bench' }), upstreamTimeoutMs: 10_000,
   });
   const embedOne = () => embedder.embedTexts(user.id, config.knowledge.embeddingModel, ['mountain trail boots']);
@@ -190,6 +192,7 @@ async function main() {
     if (keys.length) await c.platform.redis.del(...keys);
     await c.close();
   }
+  upstream.close();
   await fake.close();
 
   // Quantisation check on dense vectors (real embeddings are dense; the fake's are sparse): 5,000

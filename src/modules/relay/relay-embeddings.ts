@@ -16,7 +16,7 @@ export interface EmbeddingResult {
 export interface EmbedderDeps {
   catalogue: Pick<Catalogue, 'find'>;
   adapters: Record<ProviderName, ProviderAdapter | undefined>;
-  /** The credential to use for this user's call (the platform's; a user's own token once BYOK lands). */
+  /** The credential for this user's call: their own provider token when stored, else the platform's. */
   target(provider: ProviderName, userId: string): Promise<ProviderTarget | null>;
   upstreamTimeoutMs: number;
 }
