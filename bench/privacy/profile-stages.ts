@@ -18,7 +18,8 @@ const inExport = new Map<number, boolean>();
 const passesExport = (id: number): boolean => {
   if (inExport.has(id)) return inExport.get(id)!;
   const up = parent.get(id);
-  const yes = /privacy-export|export-archive|openpgp-stream/.test(byId.get(id)!.callFrame.url) || (up !== undefined && passesExport(up));
+  const { url, functionName } = byId.get(id)!.callFrame;
+  const yes = (functionName !== '' && /privacy-export|export-zip|openpgp-stream/.test(url)) || (up !== undefined && passesExport(up));
   inExport.set(id, yes);
   return yes;
 };
@@ -33,16 +34,29 @@ if (skipAt < 0) {
   to = last;
 }
 
+// A sample's stage is that of the nearest frame on its stack (itself first, then its callers)
+// that a rule names: Node's own crypto, Buffer and stream frames count for whoever called them
+// (AES-GCM for the row decryption, AES-CFB for OpenPGP, SHA-256 for the zip's manifest hashes).
 const rules: Array<[string, (url: string, fn: string) => boolean]> = [
   ['idle', (u, f) => f === '(idle)'],
   ['garbage collection', (u, f) => f === '(garbage collector)'],
-  ['reading pages (knex, pg, bytea/date parsing)', (u, f) => /node_modules\/(knex|pg|pg-protocol|pg-types|postgres-[a-z]+|tarn)\//.test(u) || f === 'hexWrite' || /chat-repo|library-repo/.test(u)],
-  ['decrypting rows (AES-GCM, key lookup)', (u) => /crypto\/cipher|field-cipher|aead|key-store/.test(u)],
-  ['JSON (views, stringify)', (u, f) => /privacy-export\.ts/.test(u) && f === 'jsonArray' || /chat-views|chat-personal-data/.test(u) || f === 'stringify'],
-  ['zip (deflate, CRC, archiver)', (u) => /node:zlib|crc-32|archiver|zip-stream|compress-commons|readable-stream|lazystream/.test(u)],
-  ['OpenPGP (AES-CFB, SHA-1 MDC, web streams)', (u) => /openpgp|webstreams|crypto\/hash/.test(u)],
-  ['writing (fs)', (u, f) => /node:fs|internal\/fs/.test(u) || f === 'writeBuffer' || f === 'writeBuffers'],
+  ['decrypting rows (AES-GCM, key lookup)', (u) => /field-cipher|crypto\/aead|key-store/.test(u)],
+  ['reading pages (knex, pg, bytea/date parsing)', (u, f) => /node_modules\/(knex|pg|pg-protocol|pg-types|postgres-[a-z]+|tarn)\//.test(u) || /chat-repo|library-repo/.test(u)],
+  ['JSON (views, stringify)', (u, f) => /privacy-export\.ts/.test(u) && f === 'jsonArray' || /chat-views|chat-personal-data|message-json/.test(u) || f === 'stringify'],
+  ['zip (deflate, CRC, SHA-256, writer)', (u) => /node:zlib|export-zip|crc-32|archiver|zip-stream|compress-commons|readable-stream|lazystream/.test(u)],
+  ['OpenPGP (AES-CFB, SHA-1 MDC, framing)', (u) => /openpgp|webstreams/.test(u)],
+  ['writing (fs)', (u, f) => /node:fs|internal\/fs|storage\.ts/.test(u)],
 ];
+const stageOf = new Map<number, string>();
+const classify = (id: number): string => {
+  const known = stageOf.get(id);
+  if (known) return known;
+  const { url, functionName } = byId.get(id)!.callFrame;
+  const up = parent.get(id);
+  const stage = rules.find(([, test]) => test(url, functionName))?.[0] ?? (up !== undefined ? classify(up) : 'other (buffers, streams, promises, event loop)');
+  stageOf.set(id, stage);
+  return stage;
+};
 const totals = new Map<string, number>();
 const functions = new Map<string, number>();
 let elapsed = 0;
@@ -53,7 +67,7 @@ profile.samples.forEach((id, i) => {
   if (elapsed < from || elapsed > to) return;
   all += dt;
   const { url, functionName } = byId.get(id)!.callFrame;
-  const stage = rules.find(([, test]) => test(url, functionName))?.[0] ?? 'other (buffers, streams, promises, event loop)';
+  const stage = classify(id);
   totals.set(stage, (totals.get(stage) ?? 0) + dt);
   const fn = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^.*\/src\//, 'src/')}:${byId.get(id)!.callFrame.lineNumber ?? ''}`;
   functions.set(fn, (functions.get(fn) ?? 0) + dt);

@@ -6,6 +6,7 @@ import type { Knex } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { pageOf } from './chat-paging.js';
 import type { Chat, Message, MessageRole, NewMessage, Page } from './chat-types.js';
+import type { MessageBytes } from './chat-message-json.js';
 
 interface ChatRow {
   id: string;
@@ -165,6 +166,36 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
         // A failed read-ahead must not become an unhandled rejection while this page is consumed.
         next?.catch(() => {});
         yield* await Promise.all(rows.map(toMessage));
+      }
+    },
+
+    /**
+     * Pages of a user's messages for the export's serialiser (chat-message-json.ts): content
+     * decrypted to UTF-8 bytes (not decoded into a string) and created_at as PostgreSQL's ISO
+     * text in UTC with milliseconds, what Date#toISOString gives, without parsing a Date per row.
+     * One page read ahead, decrypted as a batch, like eachMessage.
+     */
+    async *eachMessagePage(userId: string, batchSize = 1000): AsyncGenerator<MessageBytes[]> {
+      type Row = MessageRow & { created_iso: string };
+      const page = (after: number): Promise<Row[]> => db('messages')
+        .select('id', 'chat_id', 'seq', 'role', 'content_enc', 'model', 'prompt_tokens', 'completion_tokens',
+          db.raw(`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_iso`))
+        .where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize);
+      let next: Promise<Row[]> | undefined = page(0);
+      while (next) {
+        const rows: Row[] = await next;
+        next = rows.length < batchSize ? undefined : page(rows[rows.length - 1].seq);
+        next?.catch(() => {});
+        yield await Promise.all(rows.map(async (row) => ({
+          id: row.id,
+          chatId: row.chat_id,
+          role: row.role,
+          content: await cipher.decryptBytes(contentAt(row.id), row.content_enc),
+          model: row.model,
+          promptTokens: row.prompt_tokens,
+          completionTokens: row.completion_tokens,
+          createdAt: row.created_iso,
+        })));
       }
     },
   };

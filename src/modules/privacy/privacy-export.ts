@@ -84,6 +84,20 @@ async function recipientKeyForJob(armored: string): Promise<openpgp.Key> {
   }
 }
 
+/** A collection's pre-serialised rows (PersonalDataProvider `json`) as the same JSON array jsonArray writes. */
+async function* jsonChunks(pages: AsyncIterable<{ chunks: Buffer[]; rows: number }>, counter: { rows: number }): AsyncIterable<Buffer> {
+  let first = true;
+  yield Buffer.from('[');
+  for await (const { chunks, rows } of pages) {
+    if (rows === 0) continue;
+    yield Buffer.from(first ? '\n' : ',\n');
+    yield* chunks;
+    first = false;
+    counter.rows += rows;
+  }
+  yield Buffer.from(first ? ']\n' : '\n]\n');
+}
+
 async function* jsonArray(rows: AsyncIterable<Record<string, unknown>>, counter: { rows: number }): AsyncIterable<Buffer> {
   let first = true;
   let pending: string[] = [];
@@ -176,7 +190,7 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
       for (const collection of provider.collections) {
         const before = counter.rows;
         const path = `data/${safeArchivePath(module.name)}/${safeArchivePath(collection.name)}.json`;
-        await addEntry(path, jsonArray(collection.rows(input.userId), counter));
+        await addEntry(path, collection.json ? jsonChunks(collection.json(input.userId), counter) : jsonArray(collection.rows(input.userId), counter));
         collections.push({ module: module.name, name: collection.name, description: collection.description, path, rows: counter.rows - before });
         await input.onProgress({ phase: 'collections', rows: counter.rows, plaintextBytes });
       }
