@@ -177,10 +177,12 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
      */
     async *eachMessagePage(userId: string, batchSize = 1000): AsyncGenerator<MessageBytes[]> {
       type Row = MessageRow & { created_iso: string };
-      const page = (after: number): Promise<Row[]> => db('messages')
-        .select('id', 'chat_id', 'seq', 'role', 'content_enc', 'model', 'prompt_tokens', 'completion_tokens',
-          db.raw(`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_iso`))
-        .where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize);
+      // to_char outside the LIMIT: under a sort plan it would otherwise run for every row scanned.
+      const page = (after: number): Promise<Row[]> => db
+        .select('m.id', 'm.chat_id', 'm.seq', 'm.role', 'm.content_enc', 'm.model', 'm.prompt_tokens', 'm.completion_tokens',
+          db.raw(`to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_iso`))
+        .from(db('messages').select('*').where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize).as('m'))
+        .orderBy('m.seq');
       let next: Promise<Row[]> | undefined = page(0);
       while (next) {
         const rows: Row[] = await next;
