@@ -34,8 +34,9 @@ const OUT = arg('out', 'bench/results/privacy.md');
 const BATCH = arg('batch', '');
 const PAUSE = arg('pause', '');
 const CPU_PROF = arg('cpu-prof', '');
-/** Extra node flags for the worker only, e.g. --worker-flags=--max-old-space-size=128 (to tell garbage from live memory). */
-const WORKER_FLAGS = (process.argv.find((a) => a.startsWith('--worker-flags=')) ?? '').slice('--worker-flags='.length).split(' ').filter(Boolean);
+/** Node flags for the worker only; by default the heap docker-compose.yml gives the worker role (docs/operations.md). `--worker-flags=` runs it without. */
+const DEFAULT_WORKER_FLAGS = '--max-old-space-size=128 --max-semi-space-size=2';
+const WORKER_FLAGS = (process.argv.find((a) => a.startsWith('--worker-flags='))?.slice('--worker-flags='.length) ?? DEFAULT_WORKER_FLAGS).split(' ').filter(Boolean);
 /** --db NAME: its own database and Redis prefix, so two checkouts can run the bench at the same time. */
 const DB = arg('db', 'custos_bench_privacy');
 /** --reuse: keep the database and its seeded users between invocations (seeding 1M messages takes minutes on this machine). */
@@ -86,6 +87,8 @@ async function seedNewUser(label: string, messages: number, files: number) {
   const conversation = await chat.createChat(user.id, `${label} chat`);
   const random = prng(messages + files);
   for (let i = 0; i < messages; i += 2000) {
+    // One key lookup first (the key cache lasts a minute): 2,000 concurrent cold lookups exhausted the pool on a loaded machine.
+    await fieldCipher.encryptText(user.id, { table: 'messages', column: 'content_enc', rowId: randomUUID() }, 'warm');
     const rows = await Promise.all(Array.from({ length: Math.min(2000, messages - i) }, async (_, k) => {
       const id = randomUUID();
       const role = (i + k) % 2 ? 'assistant' : 'user';
@@ -105,6 +108,7 @@ const load = () => execSync('uptime').toString().trim().replace(/^.*load average
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 say(`# Privacy benchmark\n\nCommand: \`npx tsx bench/privacy/privacy-bench.ts --part ${PART} --messages ${SIZES.join(',')} --files ${FILES} --rows ${ROWS} --runs ${RUNS}${BATCH ? ` --batch ${BATCH}` : ''}${PAUSE ? ` --pause ${PAUSE}` : ''}\``);
+say(`Worker: \`node ${WORKER_FLAGS.join(' ')} --import tsx src/cli.ts worker\`.`);
 say(`Machine: nproc ${cpus().length}, memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB), shared with other engineers' test runs. ${new Date().toISOString()}\n`);
 
 // ---- export, in a separate worker process ----

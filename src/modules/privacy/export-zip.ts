@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { crc32, createDeflateRaw } from 'node:zlib';
+import { crc32, createDeflateRaw, type ZlibOptions } from 'node:zlib';
 
 const U32 = 0xffffffff;
 const FLAGS = 0x0008 | 0x0800; // sizes in a data descriptor after the data; UTF-8 names
@@ -88,7 +88,8 @@ export class ZipWriter {
       }
       compressed = size;
     } else {
-      const deflate = createDeflateRaw({ level: this.options.level, chunkSize: this.options.chunkSize });
+      // A page of rows (~0.5 MiB of JSON) can queue while the next is read and serialised.
+      const deflate = createDeflateRaw({ level: this.options.level, chunkSize: this.options.chunkSize, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
       const ended = once(deflate, 'end');
       ended.catch(() => {});
       // zlib works on the pool while the next chunk is produced here; its output goes to the
