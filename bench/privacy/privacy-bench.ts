@@ -118,9 +118,14 @@ const status = (pid: number) => {
   return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
 };
 
+/** Workers still running; killed if the bench dies, or a left-over worker would take the next run's jobs. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => { for (const child of live) child.kill('SIGKILL'); });
 async function startWorker(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...WORKER_FLAGS, ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), '--import', 'tsx', 'src/cli.ts', 'worker'], { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
   // Idle means started and settled: the workers connect within a second or two on this machine.
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   await sleep(5000);
   if (child.exitCode !== null) throw new Error('worker exited');
   return child;
@@ -136,6 +141,8 @@ async function exportOnce(messages: number, exporter: Awaited<ReturnType<typeof 
   const idle = status(worker.pid!);
   // The row is written directly (the HTTP path re-authenticates with a password) and enqueued as the API does.
   const id = randomUUID();
+  // With --reuse, a request an interrupted earlier run left open would block this one (one running export per user).
+  await db('privacy_requests').where({ user_id: exporter.user.id, type: 'export' }).whereNotIn('state', ['completed', 'failed', 'expired']).update({ state: 'failed' });
   await db('privacy_requests').insert({ id, user_id: exporter.user.id, type: 'export', state: 'received', due_at: new Date(Date.now() + 30 * 86_400_000),
     passphrase_enc: await fieldCipher.encryptText(exporter.user.id, { table: 'privacy_requests', column: 'passphrase_enc', rowId: id }, 'bench passphrase 123') });
   const loadAt = load();
