@@ -77,7 +77,17 @@ export interface ErrorShape {
  */
 export interface PersonalDataProvider {
   /** Collections written as <name>.json in the export, each row decrypted and JSON-ready. */
-  collections: Array<{ name: string; description: string; rows: (userId: string) => AsyncIterable<Record<string, unknown>> }>;
+  collections: Array<{
+    name: string;
+    description: string;
+    rows: (userId: string) => AsyncIterable<Record<string, unknown>>;
+    /**
+     * Optional fast path for big collections: the same rows already serialised, each item one or
+     * more JSON objects joined by ",\n" (no leading or trailing separator), byte for byte what
+     * JSON.stringify of `rows` would give. The export writes these instead of `rows`.
+     */
+    json?: (userId: string) => AsyncIterable<{ chunks: Buffer[]; rows: number }>;
+  }>;
   /** Binary files (e.g. uploaded originals) written under files/ in the export. */
   files?: (userId: string) => AsyncIterable<{ path: string; size: number; open: () => Promise<Readable> }>;
   /** Deletes what the module stores outside PostgreSQL for the user; returns how many objects. Must be repeatable. */
