@@ -6,6 +6,7 @@ import type { ArtifactStorage } from './storage.js';
 import { createStorage } from './storage-factory.js';
 import type { Config } from '../config.js';
 import { createDb, type Knex } from './db.js';
+import { createDbNotifications, type DbNotifications } from './db-notifications.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queues.js';
@@ -20,6 +21,8 @@ export interface Platform {
   config: Config;
   logger: Logger;
   db: Knex;
+  /** LISTEN/NOTIFY on the primary; the connection opens on the first subscription. */
+  notifications: DbNotifications;
   redis: Redis;
   /** BullMQ's producer connection (queues never block, but BullMQ wants its own client). */
   queueConnection: Redis;
@@ -94,6 +97,7 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
     config,
     logger,
     db,
+    notifications: createDbNotifications({ databaseUrl: config.databaseUrl, logger }),
     redis,
     queueConnection,
     queues: createQueues(queueConnection, config.queuePrefix),
@@ -113,5 +117,6 @@ export async function closePlatform(platform: Platform): Promise<void> {
   platform.redis.disconnect();
   platform.queueConnection.disconnect();
   platform.artifacts.close?.();
+  await platform.notifications.close();
   await platform.db.destroy();
 }
