@@ -3,12 +3,11 @@
 // every request (openapi.metadata.js lookupRoute), which the profile showed as the single largest
 // platform cost (issue 15). Its request and response validation (ajv, compiled once per
 // operation and cached) is kept as it is: every request is still validated against the spec.
-import type { NextFunction, Request, Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { OpenApiDocument } from './openapi.js';
+import { inSequence, type Handler } from './sequence.js';
 
 type Options = Parameters<typeof OpenApiValidator.middleware>[0];
-type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
 interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler }
 
@@ -16,25 +15,6 @@ interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, r
 // path params (they coerce params of Express routes, and operations are not Express routes).
 // If a new version renames them, they are merely kept, which is slower but still correct.
 const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
-
-/** The validator's steps as one middleware: one Express layer instead of one per step. */
-function inSequence(steps: Handler[]): Handler {
-  return (req, res, next) => {
-    let index = 0;
-    const step = (error?: unknown): void => {
-      if (error) return next(error);
-      const current = steps[index++];
-      if (!current) return next();
-      try {
-        const result = current(req, res, step) as Promise<unknown> | undefined;
-        if (result && typeof result.then === 'function') result.then(undefined, next);
-      } catch (thrown) {
-        next(thrown);
-      }
-    };
-    step();
-  };
-}
 
 export function createRequestValidation(options: Options): Handler {
   const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
