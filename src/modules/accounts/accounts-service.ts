@@ -67,6 +67,7 @@ const rejectUnreadable = (error: unknown): null => {
   throw error;
 };
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
+const sessionKey = (kind: AccountKind, tokenHash: Buffer) => `${kind}:${tokenHash.toString('base64')}`;
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
 export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session, sessionPurge, sessionCache }: Deps) {
@@ -201,6 +202,8 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     },
 
     resolveSessionWithAccount,
+    /** Whether this process holds a live resolution of `token` (tests' view of the cache). */
+    isSessionCached: (kind: AccountKind, token: string) => sessionCache?.has(sessionKey(kind, sha256(token))) ?? false,
 
     async logout(kind: AccountKind, ownerId: string, sessionId: string): Promise<void> {
       await repo.revokeSession(kind, ownerId, sessionId);

@@ -90,6 +90,8 @@ export function createSessionCache<T>({ notifications, ttlMs, maxEntries = 10_00
       }
       return entry.value;
     },
+    /** Whether a live entry is held for `key` (usable once the subscription is up). */
+    has: (key: string) => listening && (entries.get(key)?.expiresAt ?? 0) > Date.now(),
     /** Taken before the database read whose result may be stored. */
     generation: () => generation,
     /**

@@ -42,5 +42,33 @@ export function createRequestValidation(options: Options): Handler {
     req.params = match.params;
     return next();
   };
-  return inSequence(middlewares.filter((step) => !idleSteps.has(step.name)));
+  const steps = middlewares.filter((step) => !idleSteps.has(step.name));
+  const full = inSequence(steps);
+  // Nothing the request validator could refuse: an operation with no parameters (its own or its
+  // path's) and no request body, asked without a query string and without a body. Its ajv
+  // schema then admits every request (headers and cookies are only checked where declared), so
+  // the step is skipped; the route metadata (and response validation, where on) still run, and
+  // a query string (even `?`) or any body goes through the full validator as before.
+  const withoutRequestStep = steps.some((step) => step.name === 'requestMiddleware')
+    ? inSequence(steps.filter((step) => step.name !== 'requestMiddleware'))
+    : full;
+  const document = options.apiSpec as unknown as OpenApiDocument;
+  const nothingToValidate = new Map<string, boolean>();
+  const parameterless = (openapiPath: string, method: string) => {
+    const key = `${method} ${openapiPath}`;
+    let known = nothingToValidate.get(key);
+    if (known === undefined) {
+      const pathItem = document.paths[openapiPath] as (Record<string, unknown> & { parameters?: unknown[] }) | undefined;
+      const operation = pathItem?.[method] as { parameters?: unknown[]; requestBody?: unknown } | undefined;
+      known = Boolean(operation) && !operation!.parameters?.length && !pathItem!.parameters?.length && operation!.requestBody === undefined;
+      nothingToValidate.set(key, known);
+    }
+    return known;
+  };
+  return (req, res, next) => {
+    const match = req.operationMatch;
+    const bare = match && !req.url.includes('?') && req.headers['content-length'] === undefined
+      && req.headers['transfer-encoding'] === undefined && parameterless(match.operation.openapiPath, match.operation.method);
+    return (bare ? withoutRequestStep : full)(req, res, next);
+  };
 }
