@@ -24,7 +24,10 @@ export function createRequestValidation(options: Options): Handler {
   if (typeof instance?.metadataMiddleware !== 'function') {
     throw new Error('express-openapi-validator changed: metadataMiddleware is gone; see src/platform/http/request-validation.ts');
   }
-  instance.metadataMiddleware = (context, responseApiDoc) => (req, _res, next) => {
+  // Our metadata step, once the library has handed it its (pre-processed) document; from then on
+  // it runs directly instead of behind the library's per-request promise on that document.
+  let metadata: Handler | undefined;
+  instance.metadataMiddleware = (context, responseApiDoc) => (metadata = (req, _res, next) => {
     const match = req.operationMatch;
     // Unreachable behind resolveOperation; without req.openapi, ensureAuthorized denies the request.
     if (!match) return next();
@@ -41,8 +44,9 @@ export function createRequestValidation(options: Options): Handler {
     };
     req.params = match.params;
     return next();
-  };
-  const steps = middlewares.filter((step) => !idleSteps.has(step.name));
+  });
+  const steps = middlewares.filter((step) => !idleSteps.has(step.name))
+    .map((step): Handler => (step.name === 'metadataMiddleware' ? (req, res, next) => (metadata ?? step)(req, res, next) : step));
   const full = inSequence(steps);
   // Nothing the request validator could refuse: an operation with no parameters (its own or its
   // path's) and no request body, asked without a query string and without a body. Its ajv
