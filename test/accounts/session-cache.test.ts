@@ -63,6 +63,12 @@ describe('accounts: cached sessions take every change at once, on every replica'
     for (const { api: on } of replicas()) expectProblem(await on().get('/api/v1/me/sessions').set(user.auth), 403);
   });
 
+  it('a crypto-shredded data key ends the cached session on the replica that shredded it', async () => {
+    // Other replicas keep an unwrapped key up to the key store's own cache TTL, with or without this cache.
+    expect(await testContainer().platform.keyStore.destroySubjectKey(user.id)).to.equal(true);
+    expectProblem(await api().get('/api/v1/me').set(user.auth), 401);
+  });
+
   it('while the notification connection is down nothing is served from the cache, and it comes back', async () => {
     await privilegedDb().raw(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'custos-notifications' AND datname = current_database()`);
     await privilegedDb()('sessions').where({ user_id: user.id }).update({ revoked_at: privilegedDb().fn.now() });
