@@ -7,7 +7,8 @@
 #   runtime stage: package.json + production node_modules + dist + openapi + data, NODE_ENV=production,
 #                  `node dist/src/cli.js migrate`, then `serve`; polls /readyz; SIGTERM; exit code 0.
 # Uses a fresh database (CHECK_IMAGE_DATABASE, default custos_image_check) on DATABASE_URL's server
-# and REDIS_URL; removes the folder and the database afterwards.
+# and REDIS_URL; migrates with that (owner) URL and serves as the runtime role `custos migrate` creates,
+# as production must; removes the folder, the database and its two roles afterwards.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,7 @@ cleanup() {
   [ -n "${pid}" ] && kill "${pid}" 2>/dev/null || true
   rm -rf "${work}"
   psql_admin "DROP DATABASE IF EXISTS \"${database}\" WITH (FORCE)" || true
+  psql_admin "DROP ROLE IF EXISTS \"${database}_runtime\", \"${database}_audit_owner\"" || true
 }
 trap cleanup EXIT
 step() { printf '\n==== %s ====\n' "$*"; }
@@ -50,7 +52,10 @@ set -a
 # shellcheck disable=SC1090
 . <(NODE_ENV=development node dist/src/cli.js keys generate)
 NODE_ENV=production
-DATABASE_URL="${server_url%/*}/${database}"
+# As in production: migrate with the owner connection, serve as the runtime role it creates (serve
+# refuses a superuser in production). The runtime role's password is the one in DATABASE_URL.
+CUSTOS_MIGRATION_DATABASE_URL="${server_url%/*}/${database}"
+DATABASE_URL="$(node -e 'const [url, user, db] = process.argv.slice(1); const u = new URL(url); u.username = user; u.password = require("crypto").randomBytes(18).toString("hex"); u.pathname = "/" + db; console.log(u.toString())' "${server_url}" "${database}_runtime" "${database}")"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 CUSTOS_QUEUE_PREFIX="${database}"
 HOST=127.0.0.1

@@ -95,6 +95,7 @@ const settings = {
   PORT: { doc: 'HTTP port (HTTPS port when TLS is on).', default: '8080', parse: integer(0, 65535) },
   PUBLIC_URL: { doc: 'Base URL users reach the API at; used in links (one-time receipt links, docs).', default: '', parse: optionalText },
   DATABASE_URL: { doc: 'PostgreSQL 15+ connection URL of serve, worker, scheduler and operator commands. In production it must connect as the runtime role (not a superuser, not the audit tables\' owner). In development and test a privileged URL is allowed: the processes then connect as CUSTOS_DATABASE_RUNTIME_ROLE instead. In development, unset (or without a database name) it means this checkout\'s own database, custos_<directory>_<hash of its path>.', default: 'postgres://postgres@127.0.0.1:5432/custos', parse: url('postgres:', 'postgresql:') },
+  DATABASE_READ_URL: { doc: 'Optional PostgreSQL read replica (a streaming standby of DATABASE_URL\'s server) for listing routes that tolerate replica lag: a user\'s chat and file lists, relay usage, the public sub-processor and document lists and the trust page. The audit trail, session and API-key checks, exports, deletions and every read that follows the caller\'s own write stay on the primary. Unset: everything uses DATABASE_URL. It connects as the runtime role like DATABASE_URL (outside production a privileged URL is swapped for it); without a database name it means DATABASE_URL\'s database.', default: '', parse: (raw: string, name: string) => (raw === '' ? undefined : url('postgres:', 'postgresql:')(raw, name)) },
   CUSTOS_MIGRATION_DATABASE_URL: { doc: 'Owner connection of `custos migrate` (creates the tables, the NOLOGIN audit owner role and the runtime role). Defaults to DATABASE_URL; never needed by serve, worker or scheduler.', parse: (raw: string, name: string) => (raw === '' ? undefined : url('postgres:', 'postgresql:')(raw, name)) },
   CUSTOS_DATABASE_RUNTIME_ROLE: { doc: 'Role serve, worker and scheduler connect as, created and granted by `custos migrate`. Default: the user of DATABASE_URL when it differs from the migration connection\'s, else <database>_runtime (one role per database, so databases sharing a cluster never share one).', parse: (raw: string, name: string) => {
     if (raw === '') return undefined;
@@ -220,6 +221,8 @@ export interface Config {
   publicUrl?: string;
   /** What serve, worker, scheduler and operator commands connect with (the runtime role). */
   databaseUrl: string;
+  /** The read replica of listing routes (runtime role as well); undefined: they read the primary. */
+  databaseReadUrl?: string;
   database: {
     name: string;
     /** The owner connection of `custos migrate`. */
@@ -381,9 +384,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
   // role (password from the development secrets), so laptops and CI run as production does.
   let databaseUrl = read(env, 'DATABASE_URL')!;
   if (environment === 'development' && (!env.DATABASE_URL || !databaseNameOf(databaseUrl))) {
-    const parsed = new URL(databaseUrl);
-    parsed.pathname = `/${checkoutDatabaseName()}`;
-    databaseUrl = parsed.toString();
+    databaseUrl = withDatabaseNameOf(databaseUrl, checkoutDatabaseName());
   }
   const databaseName = databaseNameOf(databaseUrl);
   const migrationUrl = read(env, 'CUSTOS_MIGRATION_DATABASE_URL') ?? databaseUrl;
@@ -394,6 +395,10 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     ? decodeURIComponent(new URL(databaseUrl).password) || undefined
     : optionalSecret('CUSTOS_DATABASE_RUNTIME_PASSWORD');
   const runtimeUrl = connectsAs === runtimeRole || environment === 'production' ? databaseUrl : withCredentials(databaseUrl, runtimeRole, runtimePassword);
+  // The replica holds the primary's roles (physical replication copies them): the same rule applies.
+  let readUrl = read(env, 'DATABASE_READ_URL');
+  if (readUrl && !databaseNameOf(readUrl)) readUrl = withDatabaseNameOf(readUrl, databaseName);
+  if (readUrl && userOf(readUrl) !== runtimeRole && environment !== 'production') readUrl = withCredentials(readUrl, runtimeRole, runtimePassword);
   const storage = {
     driver: read(env, 'CUSTOS_STORAGE_DRIVER')!,
     s3: {
@@ -419,6 +424,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     port: read(env, 'PORT')!,
     publicUrl: read(env, 'PUBLIC_URL'),
     databaseUrl: runtimeUrl,
+    databaseReadUrl: readUrl,
     database: { name: databaseName, migrationUrl, runtimeRole, runtimePassword },
     databasePoolMax: read(env, 'DATABASE_POOL_MAX')!,
     devSecretsFile: read(env, 'CUSTOS_DEV_SECRETS_FILE')!,
@@ -497,6 +503,12 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     },
     generatedSecrets,
   };
+}
+
+function withDatabaseNameOf(databaseUrl: string, name: string): string {
+  const parsed = new URL(databaseUrl);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
 }
 
 function parseSentinels(raw: string | undefined, name: string): Config['redisSentinel'] {

@@ -11,6 +11,7 @@ import { registerPrivacy } from './modules/privacy/privacy-module.js';
 import { registerBackups } from './modules/backups/backups-module.js';
 import { registerRelay } from './modules/relay/relay-module.js';
 import { registerTrust } from './modules/trust/trust-module.js';
+import { createAssistantTokens, registerAssistant } from './modules/assistant/assistant-module.js';
 
 export interface Container {
   platform: Platform;
@@ -23,6 +24,7 @@ export interface Container {
   backups: ReturnType<typeof registerBackups>['service'];
   relay: ReturnType<typeof registerRelay>['service'];
   trust: ReturnType<typeof registerTrust>['service'];
+  assistant: ReturnType<typeof registerAssistant>['service'];
   close(): Promise<void>;
 }
 
@@ -35,12 +37,16 @@ export function createContainer(config: Config, logger?: Logger): Container {
   // Privacy asks every module (itself included) for its share of a user's data, hence the thunk.
   const privacy = registerPrivacy(platform, accounts.service, () => modules, audit.service);
   const backups = registerBackups(platform);
-  const relay = registerRelay(platform, chat.service, audit.service);
+  // The user's own provider tokens: the relay's credential resolution asks them first.
+  const assistantStore = createAssistantTokens(platform);
+  const relay = registerRelay(platform, chat.service, audit.service, assistantStore.tokens.tokenFor);
+  // knowledge: the knowledge module's search, once it exists (smart-folder context in completions).
+  const assistant = registerAssistant(platform, { store: assistantStore, chat: chat.service, relay: relay.service, providers: relay.providerLayer });
   const document = loadOpenApi();
   const trust = registerTrust(platform, { document, backups: backups.service, accounts: accounts.service, audit: audit.service, relay: relay.service });
   const modules: ModuleRegistration[] = [
     accounts.registration, chat.registration, audit.registration, privacy.registration, backups.registration,
-    relay.registration, trust.registration,
+    relay.registration, trust.registration, assistant.registration,
   ];
   return {
     platform,
@@ -53,9 +59,10 @@ export function createContainer(config: Config, logger?: Logger): Container {
     backups: backups.service,
     relay: relay.service,
     trust: trust.service,
+    assistant: assistant.service,
     // Relay settlements are written after the answer leaves: finish them before the pools close.
     close: async () => {
-      await relay.service.drain();
+      await relay.service.close();
       await closePlatform(platform);
     },
   };

@@ -55,7 +55,7 @@ document.paths['/api/v1/bench/chats/{chatId}/messages-plain'] = {
   parameters: original.parameters,
   get: { ...original.get, operationId: 'benchListMessagesPlain', tags: ['bench'] },
 } as never;
-const repo = createChatRepo(db, fieldCipher);
+const repo = createChatRepo(db, fieldCipher, db);
 container.modules.push({
   name: 'bench',
   routes: {

@@ -1,5 +1,5 @@
 // Relay benchmark, bounded in time (~1–2 min). Run: npx tsx bench/relay/relay.bench.ts
-//   [--rate 500] [--seconds 5] [--rounds 2] [--serial 300] [--streams 1000]
+//   [--rate 500] [--seconds 5] [--rounds 2] [--serial 300] [--streams 1000] [--label text] [--out file.md]
 // Side by side in one run, on the same local fake upstream (its own process):
 //   direct   the fake upstream called without a gateway (the floor);
 //   custos   Custos' /v1/chat/completions (API-key lookup in PostgreSQL, catalogue, settle + log);
@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 
@@ -26,6 +27,9 @@ const ROUNDS = arg('rounds', 2);
 const SERIAL = arg('serial', 300);
 const STREAMS = arg('streams', 1000);
 const PORTKEY_PORT = arg('portkey-port', 18787);
+const labelAt = process.argv.indexOf('--label');
+const LABEL = labelAt > 0 ? process.argv[labelAt + 1] : 'this checkout';
+const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : 'bench/results/relay.md';
 const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' / ');
 
 function startChild(args: string[], readyLine = true): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
@@ -41,7 +45,7 @@ const upstream = await startChild(['--import', 'tsx', 'bench/relay/fake-upstream
 const fakeUrl = upstream.info.url as string;
 const relay = await startChild(['--import', 'tsx', 'bench/relay/relay-server.ts', fakeUrl]);
 const { port: relayPort, key, limitedKey } = relay.info as { port: number; key: string; limitedKey: string };
-const portkey = spawn(process.execPath, ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${PORTKEY_PORT}`, '--headless'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const portkey = spawn(process.execPath, ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${PORTKEY_PORT}`, '--headless'], { stdio: ['ignore', 'ignore', 'ignore'] });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2048 });
 const fake = new URL(fakeUrl);
@@ -108,7 +112,7 @@ async function serial(t: Target, count: number) {
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
     const s = performance.now();
-    await post(t, ask('bench'));
+    await post(t, ask('bench')).catch(() => {});
     latencies.push(performance.now() - s);
   }
   return { p50: median(latencies), p99: pct(latencies, 99) };
@@ -119,7 +123,7 @@ async function ttfb(t: Target, count: number) {
   for (let i = 0; i < count; i++) {
     const s = performance.now();
     let first = NaN;
-    await post(t, { ...ask('stream'), stream: true }, () => { first = performance.now() - s; });
+    await post(t, { ...ask('stream'), stream: true }, () => { first = performance.now() - s; }).catch(() => {});
     firsts.push(first);
   }
   return { p50: median(firsts), p99: pct(firsts, 99) };
@@ -143,13 +147,16 @@ await new Promise((r) => setTimeout(r, 500));
 const rssBefore = rssOf(relay.child.pid!);
 let rssPeak = rssBefore;
 const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, rssOf(relay.child.pid!)); }, 25);
-const streamResults = await Promise.all(Array.from({ length: STREAMS }, () => post(targets[1], { ...ask('[[slow:200]] concurrent'), stream: true })));
+const failed = () => ({ status: 0, text: '' });
+const streamResults = await Promise.all(Array.from({ length: STREAMS }, () => post(targets[1], { ...ask('[[slow:200]] concurrent'), stream: true }).catch(failed)));
 clearInterval(sampler);
 const streamsOk = streamResults.filter((r) => r.status === 200 && r.text.includes('[DONE]')).length;
 
 // Overspend: 200 concurrent calls on the 1-cent key, each costing about what it reserves.
 const limited = { ...targets[1], headers: { authorization: `Bearer ${limitedKey}` } };
-const spendResults = await Promise.all(Array.from({ length: 200 }, () => post(limited, { model: 'openai/gpt-4o', max_tokens: 100, ...ask('[[tokens:100]] spend') })));
+const spendResults = await Promise.all(Array.from({ length: 200 }, () => post(limited, { model: 'openai/gpt-4o', max_tokens: 100, ...ask('[[tokens:100]] spend') }).catch(failed)));
+// Settlements are written in batches after the answers: give the last batch time to land.
+await new Promise((r) => setTimeout(r, 500));
 const benchDb = createDb(withDatabaseName(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos', process.env.CUSTOS_BENCH_DATABASE ?? 'custos_bench_relay'), 1);
 const spentRow = await benchDb.raw(`SELECT coalesce(sum(l.cost_microcents), 0)::bigint AS spent FROM relay_log l JOIN api_keys k ON k.id = l.api_key_id WHERE k.name = 'bench-limited'`);
 await benchDb.destroy();
@@ -183,9 +190,9 @@ Load average (1/5/15 min) at start ${loadAtStart}, at end ${loadAtEnd}. **The ma
 the load generator, the fake upstream, Custos and Portkey all run on the same ${cpus().length} cores, so absolute figures are
 inflated and noisy; compare the targets within a round (same moment, same upstream), not across runs.
 
+Custos under test: ${LABEL}.
 Targets: \`direct\` = the fake upstream itself (test/relay/fake-provider.ts, own process); \`custos\` = POST /v1/chat/completions
-with an unlimited live key (key lookup in PostgreSQL on every call, settle = one SQL statement writing log, usage, spend and
-carry); \`portkey\` = @portkey-ai/gateway 1.15.2 (\`--headless\`, \`x-portkey-custom-host\` = the fake). "added" = target − direct.
+with an unlimited live key (see docs/relay.md, "Latency", for what the hot path does); \`portkey\` = @portkey-ai/gateway 1.15.2 (\`--headless\`, \`x-portkey-custom-host\` = the fake). "added" = target − direct.
 All latencies in ms.
 
 ## Non-streaming, one request at a time (${SERIAL} requests per target per round)
@@ -219,7 +226,7 @@ RSS before ${rssBefore.toFixed(1)} MiB, peak ${rssPeak.toFixed(1)} MiB, growth *
 ${spendResults.filter((r) => r.status === 200).length} calls succeeded, ${spendResults.filter((r) => r.status === 402).length} were refused with 402; spent ${spent} micro-cents against a limit of 1,000,000:
 overspend ${Math.max(0, spent - 1_000_000)} micro-cents (target: at most one reservation, ${oneReservation}).
 `;
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/relay.md', report);
+mkdirSync(dirname(OUT), { recursive: true });
+writeFileSync(OUT, report);
 process.stdout.write(report);
 process.exit(0);

@@ -9,14 +9,24 @@ pg.types.setTypeParser(20, (value) => Number(value));
 
 export type { Knex };
 
-export function createDb(databaseUrl: string, poolMax = 10): Knex {
+export function createDb(databaseUrl: string, poolMax = 10, applicationName = 'custos'): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: databaseUrl, application_name: 'custos' },
+    connection: { connectionString: databaseUrl, application_name: applicationName },
     pool: { min: 0, max: poolMax },
     acquireConnectionTimeout: 5000,
   });
 }
+
+/**
+ * The pool that listing queries read through: a PostgreSQL streaming replica when
+ * DATABASE_READ_URL is set (application_name custos-read), else the primary's own pool. A
+ * replica may lag the primary by seconds and refuses every write, so repos take it as a second,
+ * named dependency and use it only for lists a user accepts a little late (their chats, files,
+ * relay usage, the public trust-centre lists) — never for the audit trail, session or API-key
+ * checks, exports, or a read that follows the caller's own write.
+ */
+export type ListingReads = Knex;
 
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { ArtifactStorage } from './storage.js';
 import { createStorage } from './storage-factory.js';
 import type { Config } from '../config.js';
-import { createDb, type Knex } from './db.js';
+import { createDb, type Knex, type ListingReads } from './db.js';
 import { createDbNotifications, type DbNotifications } from './db-notifications.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -21,6 +21,8 @@ export interface Platform {
   config: Config;
   logger: Logger;
   db: Knex;
+  /** Listing reads that tolerate replica lag (DATABASE_READ_URL); `db` itself when that is unset. See ListingReads. */
+  readDb: ListingReads;
   /** LISTEN/NOTIFY on the primary; the connection opens on the first subscription. */
   notifications: DbNotifications;
   redis: Redis;
@@ -55,6 +57,8 @@ export interface ModuleRegistration {
   personalData?: PersonalDataProvider;
   /** Errors under a path prefix in another wire shape than RFC 9457 (the relay's /v1 speaks OpenAI's). */
   errorShape?: ErrorShape;
+  /** Told after a user's account status changed (deletion requested or cancelled), once committed. */
+  onAccountStatusChanged?: (userId: string) => Promise<void>;
   /** Adds the module's demo data for the demo user (`custos seed`); must be idempotent. */
   seed?: (demo: DemoAccounts) => Promise<void>;
 }
@@ -90,6 +94,7 @@ export interface DemoAccounts {
 
 export function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Platform {
   const db = createDb(config.databaseUrl, config.databasePoolMax);
+  const readDb = config.databaseReadUrl ? createDb(config.databaseReadUrl, config.databasePoolMax, 'custos-read') : db;
   const redis = createRedis(config);
   const queueConnection = createQueueConnection(config);
   const keyStore = createKeyStore(db, { masterKeys: config.masterKeys });
@@ -97,6 +102,7 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
     config,
     logger,
     db,
+    readDb,
     notifications: createDbNotifications({ databaseUrl: config.databaseUrl, logger }),
     redis,
     queueConnection,
@@ -118,5 +124,6 @@ export async function closePlatform(platform: Platform): Promise<void> {
   platform.queueConnection.disconnect();
   platform.artifacts.close?.();
   await platform.notifications.close();
+  if (platform.readDb !== platform.db) await platform.readDb.destroy();
   await platform.db.destroy();
 }

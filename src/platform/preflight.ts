@@ -11,24 +11,27 @@ export class PreflightError extends Error {
   }
 }
 
-/** Refuses, in production, a connection that could bypass the audit trail's protection. */
-export async function checkRuntimeRole(platform: Pick<Platform, 'config' | 'db' | 'logger'>, process: string): Promise<void> {
-  const { config, db, logger } = platform;
-  const connected = await connectedRole(db);
-  if (!connected.superuser && !connected.auditOwner) return;
-  const what = connected.superuser ? `PostgreSQL superuser "${connected.role}"` : `"${connected.role}", which owns the audit tables`;
-  if (config.env !== 'production') {
-    logger.warn({ role: connected.role }, `${process} connects as ${what}; production refuses this`);
-    return;
+/** Refuses, in production, a connection (the primary's, or the read replica's) that could bypass the audit trail's protection. */
+export async function checkRuntimeRole(platform: Pick<Platform, 'config' | 'db' | 'readDb' | 'logger'>, process: string): Promise<void> {
+  const { config, db, readDb, logger } = platform;
+  const pools = [['DATABASE_URL', db, config.databaseUrl], ...(readDb !== db ? [['DATABASE_READ_URL', readDb, config.databaseReadUrl!] as const] : [])] as const;
+  for (const [variable, pool, url] of pools) {
+    const connected = await connectedRole(pool);
+    if (!connected.superuser && !connected.auditOwner) continue;
+    const what = connected.superuser ? `PostgreSQL superuser "${connected.role}"` : `"${connected.role}", which owns the audit tables`;
+    if (config.env !== 'production') {
+      logger.warn({ role: connected.role, variable }, `${process} connects as ${what}; production refuses this`);
+      continue;
+    }
+    const example = new URL(url);
+    example.username = config.database.runtimeRole;
+    example.password = 'PASSWORD';
+    throw new PreflightError([
+      `refusing to run ${process} as ${what} in production (${variable}): privileges, REVOKE and the audit trail's append-only rule do not bind it.`,
+      `Run \`custos migrate\` with the owner connection in CUSTOS_MIGRATION_DATABASE_URL (it creates the runtime role "${config.database.runtimeRole}"),`,
+      `then set ${variable} to connect as that role, e.g. ${example.toString()}`,
+    ].join('\n'));
   }
-  const example = new URL(config.databaseUrl);
-  example.username = config.database.runtimeRole;
-  example.password = 'PASSWORD';
-  throw new PreflightError([
-    `refusing to run ${process} as ${what} in production: privileges, REVOKE and the audit trail's append-only rule do not bind it.`,
-    `Run \`custos migrate\` with the owner connection in CUSTOS_MIGRATION_DATABASE_URL (it creates the runtime role "${config.database.runtimeRole}"),`,
-    `then set DATABASE_URL to connect as that role, e.g. ${example.toString()}`,
-  ].join('\n'));
 }
 
 /** Fails when the configured master keys cannot unwrap this database's data keys. */

@@ -70,6 +70,24 @@ describe('relay: chat completions through the OpenAI SDK', function () {
     expect(usage?.completion_tokens).to.equal(7);
   });
 
+  it('answers and every stream chunk name the model as the client asked for it (<provider>/<model>), for each protocol', async () => {
+    for (const model of ['openai/gpt-4o-mini', 'xai/grok-3-mini', 'anthropic/claude-haiku-4-5', 'google/gemini-2.5-flash']) {
+      const whole = await client.chat.completions.create({ ...ask('name it'), model });
+      expect(whole.model, model).to.equal(model);
+      const stream = await client.chat.completions.create({ ...ask('name it'), model, stream: true, stream_options: { include_usage: true } });
+      const names = new Set<string>();
+      let chunks = 0;
+      for await (const chunk of stream) {
+        names.add(chunk.model);
+        chunks++;
+      }
+      expect(chunks, model).to.be.greaterThan(2);
+      expect([...names], model).to.deep.equal([model]);
+    }
+    // The provider was asked with its own name for the model.
+    expect(h.fake.bodies.some((b) => b.model === 'gpt-4o-mini' && b.stream === true)).to.equal(true);
+  });
+
   it('stream: bytes reach the client as the provider sends them, not at the end', async () => {
     const { res, pieces, text } = await rawStream(h, key, ask('[[slow:250]] tick'));
     expect(res.status).to.equal(200);

@@ -10,7 +10,9 @@
 // The answer quotes the prompt ("You said: …"), so a canary in a prompt is in the completion too.
 //   [[tool]]              (Anthropic, Gemini) text, then two tool calls
 //   [[max]]               (Anthropic) stop because of max_tokens
-// Anthropic's Messages API lives under /anthropic/v1, Gemini's under /google/v1beta.
+// Anthropic's Messages API lives under /anthropic/v1, Gemini's under /google/v1beta (with
+// embedContent and batchEmbedContents: a vector of outputDimensionality numbers, default 4,
+// whose first value is the text's length; no token counts, as Gemini reports none).
 // It records the credential header of every call, and how many calls are open.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -152,7 +154,24 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     res.end();
   }
 
+  const geminiVector = (text: string, dims: unknown) => Array.from({ length: typeof dims === 'number' ? dims : 4 }, (_, i) => (i === 0 ? text.length : i / 10));
+  type GeminiEmbedRequest = { model?: string; content?: { parts?: Array<{ text?: string }> }; outputDimensionality?: number };
+  const embedText = (r: GeminiEmbedRequest) => (r.content?.parts ?? []).map((p) => p.text ?? '').join('');
+
   async function gemini(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>) {
+    if (req.url!.endsWith(':embedContent') || req.url!.endsWith(':batchEmbedContents')) {
+      const requests = (body.requests as GeminiEmbedRequest[] | undefined) ?? [body as GeminiEmbedRequest];
+      const status = directive(requests.map(embedText).join(' '), 'status');
+      if (status) {
+        res.writeHead(Number(status[1]), { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: Number(status[1]), message: `Invalid: ${requests.map(embedText).join(' ')}`, status: 'INVALID_ARGUMENT' } }));
+        return;
+      }
+      const vectors = requests.map((r) => ({ values: geminiVector(embedText(r), r.outputDimensionality) }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body.requests ? { embeddings: vectors } : { embedding: vectors[0] }));
+      return;
+    }
     const prompt = lastText(body);
     const status = directive(prompt, 'status');
     if (status) {

@@ -1,8 +1,9 @@
 // The production topology as a whole: two `custos serve`, two `custos worker` and two
 // `custos scheduler` processes (the real CLI) on one PostgreSQL database, one Redis prefix and S3
 // storage of their own. Work requested on either API runs exactly once and reads through the
-// other; a worker SIGKILLed mid-export loses and duplicates nothing; a revoked session is refused
-// by the other replica at once; two schedulers never run one scheduled job twice.
+// other; a worker SIGKILLed mid-export loses and duplicates nothing; a revoked session, and a
+// revoked relay API key, are refused by the other replica at once; two schedulers never run one
+// scheduled job twice.
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
@@ -142,6 +143,23 @@ describe('topology: two APIs, two workers, two schedulers on one PostgreSQL, Red
     expect((await apiB.api().get('/api/v1/me').set(u.auth)).status).to.equal(200);
     expect((await apiB.api().post('/api/v1/auth/logout').set(u.auth)).status).to.be.within(200, 204);
     expect((await apiA.api().get('/api/v1/me').set(u.auth)).status).to.equal(401);
+  });
+
+  it('an API key revoked on one replica is refused by the other at once, though that one had it cached', async () => {
+    const u = await user(apiA);
+    const created = await apiA.api().post('/api/v1/me/api-keys').set(u.auth).send({ name: 'topology', environment: 'live' });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    const key = { Authorization: `Bearer ${created.body.key}` };
+    // Used on B for a moment: its first lookup subscribes B to the invalidation channel, the
+    // ones after it are served from B's memory.
+    for (let i = 0; i < 10; i++) {
+      expect((await apiB.api().get('/v1/models').set(key)).status).to.equal(200);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await apiA.api().delete(`/api/v1/me/api-keys/${created.body.id}`).set(u.auth)).status).to.equal(204);
+    const refused = await apiB.api().get('/v1/models').set(key);
+    expect(refused.status).to.equal(401);
+    expect(refused.body.error.code).to.equal('invalid_api_key');
   });
 
   it('an export whose worker is SIGKILLed mid-build completes on the other worker, published once', async () => {

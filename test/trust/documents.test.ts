@@ -80,7 +80,10 @@ describe('trust: documents', function () {
 
     const file = await binary(api().get(accepted.body.downloadUrl));
     expect(file.status).to.equal(200);
-    expect((file.body as Buffer).toString()).to.equal(`Confidential report ${canary}`);
+    // The copy is the document plus a closing line naming the grant (inside the file, not only in headers).
+    const [content, marking] = (file.body as Buffer).toString().split('\n\n');
+    expect(content).to.equal(`Confidential report ${canary}`);
+    expect(marking).to.equal(`Confidential. Issued to Prospect Ltd under access grant ${asked.body.id} on ${new Date().toISOString().slice(0, 10)}; do not redistribute.\n`);
     expect(file.headers['x-custos-grantee']).to.equal(asked.body.id);
     expect(file.headers['content-disposition']).to.contain(asked.body.id);
     expect(await db()('document_downloads').where({ access_request_id: asked.body.id })).to.have.length(1);

@@ -138,6 +138,26 @@ describe('trust: questionnaires', function () {
     expect(lines[3]).to.equal('');
   });
 
+  // After the XLSX test, which needs the backup answer stale.
+  it('clears staleness on review (PATCH reviewed), edits and deletes an answer, each audited', async () => {
+    const all = (await api().get('/api/v1/admin/trust/answers').set(security.auth).expect(200)).body.items;
+    const backup = all.find((a: { question: string }) => a.question === 'When was the last backup verified?');
+    expect(backup).to.include({ stale: true, ownerStaffId: security.id });
+    const reviewed = await api().patch(`/api/v1/admin/trust/answers/${backup.id}`).set(security.auth).send({ reviewed: true });
+    expect(reviewed.status, reviewed.text).to.equal(200);
+    expect(reviewed.body).to.include({ stale: false });
+    expect(reviewed.body.staleReasons).to.deep.equal([]);
+    expect(new Date(reviewed.body.lastReviewedAt).getTime()).to.be.greaterThan(new Date(backup.lastReviewedAt).getTime());
+    expect(new Date(reviewed.body.reviewBy).getTime() - Date.now()).to.be.closeTo(365 * 86_400_000, 120_000);
+    const edited = await api().patch(`/api/v1/admin/trust/answers/${backup.id}`).set(security.auth).send({ answer: 'Within the last 24 hours.' }).expect(200);
+    expect(edited.body.answer).to.equal('Within the last 24 hours.');
+    await api().delete(`/api/v1/admin/trust/answers/${backup.id}`).set(security.auth).expect(204);
+    expect((await api().get('/api/v1/admin/trust/answers').set(security.auth).expect(200)).body.items.map((a: { id: string }) => a.id)).to.not.include(backup.id);
+    expectProblem(await api().delete(`/api/v1/admin/trust/answers/${backup.id}`).set(security.auth), 404);
+    const audited = await testContainer().platform.db('audit_events').whereRaw('? = ANY(resource_ids)', [backup.id]).orderBy('seq').pluck('action');
+    expect(audited).to.deep.equal(['trust.answer.create', 'trust.answer.review', 'trust.answer.update', 'trust.answer.delete']);
+  });
+
   it('refuses a file without a question and an answer column (422) and other types (415)', async () => {
     expectProblem(await api().post('/api/v1/admin/trust/questionnaires').set(security.auth).attach('file', Buffer.from('a,b\n1,2\n'), 'x.csv'), 422);
     expectProblem(await api().post('/api/v1/admin/trust/questionnaires').set(security.auth).attach('file', Buffer.from('hello'), 'x.txt'), 415);

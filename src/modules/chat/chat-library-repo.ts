@@ -1,7 +1,7 @@
 // SQL for the user's library around chats: files, smart folders, assistants and the credit
 // ledger. Same rules as chat-repo.ts: scoped by user_id, encrypted columns sealed and opened here.
 import { randomUUID } from 'node:crypto';
-import type { Knex } from '../../platform/db.js';
+import type { Knex, ListingReads } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { pageOf } from './chat-paging.js';
 import type { KeysetQuery } from './chat-repo.js';
@@ -51,7 +51,8 @@ async function* eachRow<Row extends { seq: number }>(db: Knex, table: string, us
   }
 }
 
-export function createChatLibraryRepo(db: Knex, cipher: FieldCipher) {
+/** `listings`: the pool of listFiles, which tolerates replica lag (see ListingReads); everything else reads and writes `db`. */
+export function createChatLibraryRepo(db: Knex, cipher: FieldCipher, listings: ListingReads) {
   const toFile = async (row: FileRow): Promise<StoredFile> => ({
     id: row.id,
     name: await cipher.decryptText(at('files', 'name_enc', row.id), row.name_enc),
@@ -121,7 +122,7 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher) {
       return row ? cipher.decryptText(at('files', 'text_enc', row.id), row.text_enc) : undefined;
     },
     async listFiles(userId: string, query: KeysetQuery): Promise<Page<StoredFile>> {
-      return mapPage(await newestFirst<FileRow>(db('files').where('user_id', userId), query), toFile);
+      return mapPage(await newestFirst<FileRow>(listings('files').where('user_id', userId), query), toFile);
     },
     async deleteFile(userId: string, fileId: string): Promise<boolean> {
       return (await db('files').where({ id: fileId, user_id: userId }).delete()) > 0;

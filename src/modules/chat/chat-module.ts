@@ -11,9 +11,9 @@ import { seedChatDemo } from './chat-seed.js';
 import { createChatService } from './chat-service.js';
 
 export function registerChat(platform: Platform) {
-  const { db, fieldCipher, artifacts, config, logger } = platform;
-  const chatRepo = createChatRepo(db, fieldCipher);
-  const libraryRepo = createChatLibraryRepo(db, fieldCipher);
+  const { db, readDb, fieldCipher, artifacts, config, logger } = platform;
+  const chatRepo = createChatRepo(db, fieldCipher, readDb);
+  const libraryRepo = createChatLibraryRepo(db, fieldCipher, readDb);
   const chats = createChatService({ repo: chatRepo });
   const { concurrency, queueLength, ...limits } = config.extraction;
   const extraction = createExtractionPool({ limits, concurrency, queueLength, logger });

@@ -2,7 +2,7 @@
 // finds nothing (404 upstream). Encrypted columns are sealed and opened here, so ciphertext never
 // leaves the repo and plaintext never reaches PostgreSQL.
 import { randomUUID } from 'node:crypto';
-import type { Knex } from '../../platform/db.js';
+import type { Knex, ListingReads } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { pageOf } from './chat-paging.js';
 import type { Chat, Message, MessageRole, NewMessage, Page } from './chat-types.js';
@@ -38,7 +38,8 @@ export interface KeysetQuery {
 
 const messageCount = (db: Knex) => db.raw('(SELECT count(*) FROM messages m WHERE m.chat_id = chats.id AND m.user_id = chats.user_id)::int AS message_count');
 
-export function createChatRepo(db: Knex, cipher: FieldCipher) {
+/** `listings`: the pool of listChats, which tolerates replica lag (see ListingReads); everything else reads and writes `db`. */
+export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingReads) {
   const titleAt = (id: string) => ({ table: 'chats', column: 'title_enc', rowId: id });
   const contentAt = (id: string) => ({ table: 'messages', column: 'content_enc', rowId: id });
 
@@ -65,7 +66,7 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
     };
   }
 
-  const chatQuery = (userId: string) => db('chats').where('chats.user_id', userId).select('chats.*', messageCount(db));
+  const chatQuery = (userId: string, from: Knex = db) => from('chats').where('chats.user_id', userId).select('chats.*', messageCount(from));
 
   return {
     toMessage,
@@ -85,7 +86,7 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
 
     /** Newest first. */
     async listChats(userId: string, query: KeysetQuery): Promise<Page<Chat>> {
-      const q = chatQuery(userId).orderBy('chats.seq', 'desc').limit(query.limit + 1);
+      const q = chatQuery(userId, listings).orderBy('chats.seq', 'desc').limit(query.limit + 1);
       if (query.afterSeq !== undefined) q.andWhere('chats.seq', '<', query.afterSeq);
       const { rows, nextCursor } = pageOf(await q, query.limit);
       return { items: await Promise.all(rows.map(toChat)), nextCursor };
@@ -104,7 +105,8 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
       return (await db('chats').where({ id: chatId, user_id: userId }).delete()) > 0;
     },
 
-    async appendMessage(userId: string, chatId: string, message: NewMessage): Promise<Message | undefined> {
+    /** `alongside` runs in the same transaction (an AI reply's metadata lands with its message or not at all). */
+    async appendMessage(userId: string, chatId: string, message: NewMessage, alongside?: (trx: Knex.Transaction, saved: Message) => Promise<void>): Promise<Message | undefined> {
       const id = randomUUID();
       const content_enc = await cipher.encryptText(userId, contentAt(id), message.content);
       return db.transaction(async (trx) => {
@@ -121,7 +123,9 @@ export function createChatRepo(db: Knex, cipher: FieldCipher) {
           prompt_tokens: message.promptTokens ?? null,
           completion_tokens: message.completionTokens ?? null,
         }).returning('*');
-        return toMessage(row);
+        const saved = await toMessage(row);
+        if (alongside) await alongside(trx, saved);
+        return saved;
       });
     },
 

@@ -38,8 +38,8 @@ export function createChatService({ repo }: ChatServiceDeps) {
       if (!(await repo.deleteChat(userId, chatId))) throw new NotFoundError('No such chat.');
     },
 
-    async appendMessage(userId: string, chatId: string, message: NewMessage): Promise<Message> {
-      const saved = await repo.appendMessage(userId, chatId, message);
+    async appendMessage(userId: string, chatId: string, message: NewMessage, alongside?: Parameters<ChatRepo['appendMessage']>[3]): Promise<Message> {
+      const saved = await repo.appendMessage(userId, chatId, message, alongside);
       if (!saved) throw new NotFoundError('No such chat.');
       return saved;
     },

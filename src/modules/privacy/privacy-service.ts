@@ -140,6 +140,9 @@ export function createPrivacyService({ repo, platform, accounts, modules }: Deps
         id: randomUUID(), userId, type: 'deletion', state: 'scheduled', dueAt: oneMonthAfter(now), scheduledFor, receiptTokenHash: sha256(receiptToken),
       }, (trx) => repo.setUserStatus(trx, userId, 'pending_deletion'));
       if (!request) return running409(userId, 'deletion');
+      // Modules that cache per-account state (the relay's API keys) drop it before we answer.
+      await Promise.all(modules().map((m) => m.onAccountStatusChanged?.(userId).catch((error: Error) =>
+        logger.warn({ module: m.name, err: { message: error.message } }, 'account status change not delivered'))));
       await enqueue(request).catch((error) => logger.warn({ requestId: request.id, err: { message: error.message } }, 'enqueue failed; the reconciler will retry'));
       return { request, receiptToken };
     },

@@ -38,8 +38,11 @@ export interface CallDeps {
   catalogue: Catalogue;
   adapters: Record<ProviderName, ProviderAdapter | undefined>;
   limiter: Pick<SpendLimiter, 'reserve'>;
-  target(provider: ProviderName, environment: KeyEnvironment): Promise<ProviderTarget | null>;
+  /** The credential for a call: the key owner's own provider token when they stored one (live keys), else the platform's. */
+  target(provider: ProviderName, environment: KeyEnvironment, userId: string): Promise<ProviderTarget | null>;
   settle(settlement: Settlement): Promise<void>;
+  /** What a limit group spent in a period per the PostgreSQL ledger (seeds a missing Redis counter). */
+  ledgerSpent(limitGroupId: string, period: string): Promise<number>;
   upstreamTimeoutMs: number;
   keepAliveMs: number;
 }
@@ -91,17 +94,20 @@ export function createRelayCalls(deps: CallDeps) {
       throw new RelayError(403, 'permission_error', 'model_not_allowed', `This key may use only ${key.models.join(', ')}.`);
     }
     const adapter = deps.adapters[model.provider];
-    const target = await deps.target(model.provider, key.environment);
-    if (!adapter || !target) {
+    const target = await deps.target(model.provider, key.environment, key.userId);
+    if (!adapter || !target || (kind === 'embedding' && !adapter.embed)) {
       throw new RelayError(503, 'api_error', 'provider_not_configured', `The operator has not configured ${model.provider} for ${key.environment} keys.`);
     }
+    const refusal = adapter.refuse?.(kind, body);
+    if (refusal) throw new RelayError(400, 'invalid_request_error', 'invalid_request', refusal);
     const period = spendPeriod();
     const reservedMicrocents = kind === 'chat'
       ? Math.ceil(inputTokenBound(body) * microcentsPerToken(model.input) + outputTokenBound(model, body) * microcentsPerToken(model.output))
       : Math.ceil(inputTokenBound(body) * microcentsPerToken(model.input));
     if (key.spendingLimitCents !== null) {
       const limit = key.spendingLimitCents * 1_000_000;
-      const reservation = await deps.limiter.reserve(key.limitGroupId, period, reservedMicrocents, limit, key.spentMicrocents);
+      let reservation = await deps.limiter.reserve(key.limitGroupId, period, reservedMicrocents, limit);
+      if (reservation.missing) reservation = await deps.limiter.reserve(key.limitGroupId, period, reservedMicrocents, limit, await deps.ledgerSpent(key.limitGroupId, period));
       if (!reservation.ok) {
         throw new RelayError(402, 'insufficient_quota', 'spending_limit_reached', `This key's spending limit of ${key.spendingLimitCents} cents for ${period} (calendar month, UTC) would be exceeded by this call; raise the limit or wait for next month.`);
       }

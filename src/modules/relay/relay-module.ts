@@ -13,26 +13,46 @@ import { relayRoutes } from './relay-routes.js';
 import { createRelayService } from './relay-service.js';
 import type { ApiKeyCredential } from './relay-types.js';
 import { createSpendLimiter } from './spend-limiter.js';
+import { createKeyCache } from './key-cache.js';
+import { createUpstreamClient } from './providers/upstream-http.js';
 import { createOpenAiProtocolAdapter } from './providers/openai-protocol.js';
 import { createAnthropicAdapter } from './providers/anthropic.js';
 import { createGeminiAdapter } from './providers/gemini.js';
-import type { ProviderAdapter } from './providers/provider-types.js';
+import type { ProviderAdapter, ProviderTarget } from './providers/provider-types.js';
+import type { KeyEnvironment } from './api-keys.js';
 
-export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>, audit: Pick<AuditService, 'record' | 'recordedRead'>) {
-  const { config, db, redis, logger, fieldCipher } = platform;
-  const repo = createRelayRepo(db);
+/** Where a call's provider credential came from: the user's own token (BYOK) or the platform's. */
+export type ResolvedTarget = ProviderTarget & { source: 'platform' | 'user' };
+
+/** The user's own provider token (assistant module), looked up when a live call is made. */
+export type OwnTokenLookup = (userId: string, provider: ProviderName) => Promise<string | null>;
+
+export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>, audit: Pick<AuditService, 'record' | 'recordedRead'>, ownToken?: OwnTokenLookup) {
+  const { config, db, readDb, redis, logger, fieldCipher } = platform;
+  const repo = createRelayRepo(db, readDb);
   const catalogue = loadCatalogue(config.relay.catalogueFile);
   const credentials = createProviderCredentials({ repo, cipher: fieldCipher, configured: config.relay.providers });
-  const openAiProtocol = createOpenAiProtocolAdapter();
-  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: createAnthropicAdapter(), google: createGeminiAdapter() };
+  const upstream = createUpstreamClient();
+  const openAiProtocol = createOpenAiProtocolAdapter(upstream);
+  const adapters: Record<ProviderName, ProviderAdapter | undefined> = { openai: openAiProtocol, xai: openAiProtocol, anthropic: createAnthropicAdapter(upstream), google: createGeminiAdapter(upstream) };
+  // The credential-resolution hook: a user's own token for the provider replaces the platform's
+  // for their live calls (relay keys and chats); test keys never reach a live credential.
+  async function target(provider: ProviderName, environment: KeyEnvironment, userId?: string): Promise<ResolvedTarget | null> {
+    const own = userId && environment === 'live' && ownToken ? await ownToken(userId, provider) : null;
+    if (own) return { baseUrl: config.relay.providers[provider].baseUrl, apiKey: own, source: 'user' };
+    const platformTarget = await credentials.target(provider, environment);
+    return platformTarget ? { ...platformTarget, source: 'platform' } : null;
+  }
 
   const service = createRelayService({
     repo,
+    keyCache: createKeyCache<ApiKeyCredential>({ redis, channel: `${config.queuePrefix}:relay:key-invalidation`, logger }),
+    onClose: () => upstream.close(),
     limiter: createSpendLimiter(redis, config.queuePrefix),
     catalogue,
     adapters,
     ledger: chat,
-    providerTarget: credentials.target,
+    providerTarget: target,
     pepper: config.apiKeyPepper,
     currency: config.relay.currency,
     logRetentionDays: config.relay.logRetentionDays,
@@ -85,6 +105,8 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
         },
       ],
     },
+    // A deletion requested (or cancelled): the account's keys are read afresh on every replica.
+    onAccountStatusChanged: (userId) => service.accountStatusChanged(userId),
     errorShape: {
       pathPrefix: '/v1/',
       owns: (error) => error instanceof RelayError,
@@ -92,7 +114,11 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
       sendProblem: (problem, req: Request, res: Response) => sendRelayError(res, relayErrorFromProblem(problem), req.requestId),
     },
   };
-  return { service, registration };
+  // For chats (assistant module): the same adapters, catalogue and credential resolution as /v1.
+  const providerLayer = { catalogue, adapters, target: (provider: ProviderName, userId: string) => target(provider, 'live', userId), upstreamTimeoutMs: config.relay.upstreamTimeoutMs };
+  return { service, registration, providerLayer };
 }
+
+export type ProviderLayer = ReturnType<typeof registerRelay>['providerLayer'];
 
 export type RelayModuleService = ReturnType<typeof registerRelay>['service'];

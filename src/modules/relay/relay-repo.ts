@@ -1,7 +1,7 @@
 // The relay's SQL: API keys, the closed relay log, daily usage, the monthly spend ledger and the
 // sub-cent charge carry. Rows are mapped to domain objects here; hashes and salts leave only in
 // ApiKeyCredential, which the service uses for verification and drops.
-import type { Knex } from '../../platform/db.js';
+import type { Knex, ListingReads } from '../../platform/db.js';
 import type { KeyEnvironment } from './api-keys.js';
 import type { ApiKeyCredential, ApiKeyRecord, NewApiKey, RelayLogEntry, UsageRow } from './relay-types.js';
 
@@ -29,7 +29,18 @@ const toRecord = (r: ApiKeyRow): ApiKeyRecord => ({
 
 const PUBLIC_COLUMNS = ['id', 'user_id', 'limit_group_id', 'prefix', 'name', 'environment', 'spending_limit_cents', 'models', 'created_at', 'expires_at', 'revoked_at', 'last_used_at', 'replaced_by'];
 
-export function createRelayRepo(db: Knex) {
+async function usageRows(db: Knex, userId: string, from: string, to: string): Promise<UsageRow[]> {
+  const rows = await db('relay_usage_daily').where('user_id', userId).whereBetween('day', [from, to])
+    .orderBy([{ column: 'day', order: 'desc' }, 'api_key_id', 'model'])
+    .select(db.raw(`to_char(day, 'YYYY-MM-DD') as day`), 'api_key_id', 'model', 'environment', 'requests', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_microcents');
+  return rows.map((r) => ({
+    day: r.day, apiKeyId: r.api_key_id, model: r.model, environment: r.environment, requests: Number(r.requests),
+    inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), cachedTokens: Number(r.cached_tokens), costMicrocents: Number(r.cost_microcents),
+  }));
+}
+
+/** `listings`: the pool of listUsage (the usage route), which tolerates replica lag (see ListingReads); key checks, settlement and exports use `db`. */
+export function createRelayRepo(db: Knex, listings: ListingReads) {
   const keys = (trx: Knex | Knex.Transaction = db) => trx<ApiKeyRow>('api_keys');
 
   return {
@@ -57,22 +68,14 @@ export function createRelayRepo(db: Knex) {
     },
 
     /**
-     * The key behind a prefix, read from PostgreSQL on every call (one unique-index lookup), with
-     * its group's spend this period. No cache, so a revocation holds on every replica at once.
+     * The key behind a prefix (one unique-index lookup) with its owner's account status. Read on
+     * a key-cache miss only (key-cache.ts says when the cache may be used).
      */
-    async findCredential(prefix: string, period: string): Promise<ApiKeyCredential | null> {
-      const row = await db('api_keys as k')
-        .leftJoin('relay_spend as s', (j) => j.on('s.limit_group_id', 'k.limit_group_id').andOn('s.period', db.raw('?', [period])))
-        .where('k.prefix', prefix)
-        .first('k.*', db.raw('coalesce(s.spent_microcents, 0) as spent_microcents')) as (ApiKeyRow & { spent_microcents: number }) | undefined;
+    async findCredential(prefix: string): Promise<ApiKeyCredential | null> {
+      const { rows } = await db.raw('SELECT k.*, u.status AS owner_status FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?', [prefix]);
+      const row = rows[0] as (ApiKeyRow & { owner_status: string }) | undefined;
       if (!row) return null;
-      return { ...toRecord(row), salt: row.salt, keyHash: row.key_hash, spentMicrocents: Number(row.spent_microcents) };
-    },
-
-    /** Written at most once a minute per key, so a busy key does not turn every call into a write. */
-    async touchKey(id: string): Promise<void> {
-      await keys().where({ id }).andWhere((q) => q.whereNull('last_used_at').orWhere('last_used_at', '<', db.raw(`now() - interval '1 minute'`)))
-        .update({ last_used_at: db.fn.now() });
+      return { ...toRecord(row), salt: row.salt, keyHash: row.key_hash, ownerStatus: row.owner_status };
     },
 
     async revokeKey(userId: string, id: string): Promise<boolean> {
@@ -96,35 +99,84 @@ export function createRelayRepo(db: Knex) {
     },
 
     /**
-     * One statement per settled call: the log row, the day's usage, the month's spend and the
-     * charge carry. Returns the whole cents now due to the credit ledger (the carry keeps the rest).
+     * Settled calls written in one statement: their log rows, the days' usage, the months' spend,
+     * the charge carry and the keys' last use (at most once a minute). Aggregates are summed here
+     * first (one row per conflict target, in a fixed order, so concurrent batches lock rows in the
+     * same order). Returns the whole cents now due to the credit ledger per user.
      */
-    async settle(entry: RelayLogEntry): Promise<{ dueCents: number }> {
-      const result = await db.raw(`
+    async settleBatch(entries: RelayLogEntry[]): Promise<Array<{ userId: string; dueCents: number }>> {
+      const usage = new Map<string, Record<string, string | number>>();
+      const spend = new Map<string, Record<string, string | number>>();
+      const carry = new Map<string, { user_id: string; cost: number }>();
+      for (const e of entries) {
+        const day = e.at.toISOString().slice(0, 10);
+        const u = usage.get(`${e.userId}|${e.apiKeyId}|${e.model}|${day}`) ?? { user_id: e.userId, api_key_id: e.apiKeyId, model: e.model, day, environment: e.environment, requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost: 0 };
+        u.requests = Number(u.requests) + 1;
+        u.input_tokens = Number(u.input_tokens) + e.inputTokens;
+        u.output_tokens = Number(u.output_tokens) + e.outputTokens;
+        u.cached_tokens = Number(u.cached_tokens) + e.cachedTokens;
+        u.cost = Number(u.cost) + e.costMicrocents;
+        usage.set(`${e.userId}|${e.apiKeyId}|${e.model}|${day}`, u);
+        const s = spend.get(`${e.limitGroupId}|${e.period}`) ?? { limit_group_id: e.limitGroupId, user_id: e.userId, period: e.period, cost: 0 };
+        s.cost = Number(s.cost) + e.costMicrocents;
+        spend.set(`${e.limitGroupId}|${e.period}`, s);
+        const c = carry.get(e.userId) ?? { user_id: e.userId, cost: 0 };
+        c.cost += e.costMicrocents;
+        carry.set(e.userId, c);
+      }
+      const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+      const log = entries.map((e) => ({
+        at: e.at.toISOString(), api_key_id: e.apiKeyId, user_id: e.userId, environment: e.environment, provider: e.provider, model: e.model, status: e.status, reason: e.reason,
+        input_tokens: e.inputTokens, output_tokens: e.outputTokens, cached_tokens: e.cachedTokens, latency_ms: e.latencyMs, cost: e.costMicrocents,
+      }));
+      const touched = [...new Set(entries.map((e) => e.apiKeyId))].sort();
+      const { rows } = await db.raw(`
         WITH log AS (
-          INSERT INTO relay_log (api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost_microcents)
-          VALUES (:apiKeyId, :userId, :environment, :provider, :model, :status, :reason, :inputTokens, :outputTokens, :cachedTokens, :latencyMs, :cost)
-          RETURNING id
+          INSERT INTO relay_log (at, api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost_microcents)
+          SELECT at, api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost
+            FROM jsonb_to_recordset(?::jsonb) AS x(at timestamptz, api_key_id uuid, user_id uuid, environment text, provider text, model text, status int, reason text,
+                 input_tokens int, output_tokens int, cached_tokens int, latency_ms int, cost bigint)
+          RETURNING 1
         ), usage AS (
           INSERT INTO relay_usage_daily AS u (user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost_microcents)
-          VALUES (:userId, :apiKeyId, :model, (now() AT TIME ZONE 'UTC')::date, :environment, 1, :inputTokens, :outputTokens, :cachedTokens, :cost)
-          ON CONFLICT (user_id, api_key_id, model, day) DO UPDATE SET requests = u.requests + 1,
+          SELECT user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost
+            FROM jsonb_to_recordset(?::jsonb) AS x(user_id uuid, api_key_id uuid, model text, day date, environment text, requests int, input_tokens bigint, output_tokens bigint, cached_tokens bigint, cost bigint)
+          ON CONFLICT (user_id, api_key_id, model, day) DO UPDATE SET requests = u.requests + excluded.requests,
             input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
             cached_tokens = u.cached_tokens + excluded.cached_tokens, cost_microcents = u.cost_microcents + excluded.cost_microcents
           RETURNING 1
         ), spend AS (
-          INSERT INTO relay_spend AS s (limit_group_id, user_id, period, spent_microcents) VALUES (:limitGroupId, :userId, :period, :cost)
+          INSERT INTO relay_spend AS s (limit_group_id, user_id, period, spent_microcents)
+          SELECT limit_group_id, user_id, period, cost FROM jsonb_to_recordset(?::jsonb) AS x(limit_group_id uuid, user_id uuid, period text, cost bigint)
           ON CONFLICT (limit_group_id, period) DO UPDATE SET spent_microcents = s.spent_microcents + excluded.spent_microcents
           RETURNING 1
+        ), touch AS (
+          UPDATE api_keys SET last_used_at = now()
+           WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text(?::jsonb))
+             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+          RETURNING 1
         )
+        INSERT INTO relay_charge_carry AS c (user_id, carry_microcents, last_due_cents)
+        SELECT user_id, cost % 1000000, cost / 1000000 FROM jsonb_to_recordset(?::jsonb) AS x(user_id uuid, cost bigint)
+        ON CONFLICT (user_id) DO UPDATE SET last_due_cents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) / 1000000,
+          carry_microcents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) % 1000000
+        RETURNING user_id, last_due_cents`,
+      [JSON.stringify(log), JSON.stringify(sorted(usage)), JSON.stringify(sorted(spend)), JSON.stringify(touched), JSON.stringify(sorted(carry))]);
+      return (rows as Array<{ user_id: string; last_due_cents: string }>).map((r) => ({ userId: r.user_id, dueCents: Number(r.last_due_cents) }));
+    },
+
+    /**
+     * Adds a chat completion's cost to the user's sub-cent carry (the one relay calls use, so a
+     * user's fractions add up across both) and returns the whole cents now due.
+     */
+    async carry(userId: string, costMicrocents: number): Promise<{ dueCents: number }> {
+      const result = await db.raw(`
         INSERT INTO relay_charge_carry AS c (user_id, carry_microcents, last_due_cents)
         VALUES (:userId, :cost::bigint % 1000000, :cost::bigint / 1000000)
         ON CONFLICT (user_id) DO UPDATE SET last_due_cents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) / 1000000,
           carry_microcents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) % 1000000
-        RETURNING last_due_cents`,
-      { ...entry, cost: entry.costMicrocents });
-      const dueCents = Number(result.rows[0].last_due_cents);
-      return { dueCents };
+        RETURNING last_due_cents`, { userId, cost: costMicrocents });
+      return { dueCents: Number(result.rows[0].last_due_cents) };
     },
 
     /** Gives back cents the credit ledger refused, so they are charged with the next call. */
@@ -138,15 +190,10 @@ export function createRelayRepo(db: Knex) {
       return row ? Number(row.spent_microcents) : 0;
     },
 
-    async usage(userId: string, from: string, to: string): Promise<UsageRow[]> {
-      const rows = await db('relay_usage_daily').where('user_id', userId).whereBetween('day', [from, to])
-        .orderBy([{ column: 'day', order: 'desc' }, 'api_key_id', 'model'])
-        .select(db.raw(`to_char(day, 'YYYY-MM-DD') as day`), 'api_key_id', 'model', 'environment', 'requests', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost_microcents');
-      return rows.map((r) => ({
-        day: r.day, apiKeyId: r.api_key_id, model: r.model, environment: r.environment, requests: Number(r.requests),
-        inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), cachedTokens: Number(r.cached_tokens), costMicrocents: Number(r.cost_microcents),
-      }));
-    },
+    /** The user's daily usage from the primary (exports: complete up to the request). */
+    usage: (userId: string, from: string, to: string) => usageRows(db, userId, from, to),
+    /** The same from the listing pool, for the usage route. */
+    listUsage: (userId: string, from: string, to: string) => usageRows(listings, userId, from, to),
 
     async purgeLogBefore(cutoff: Date): Promise<number> {
       return db('relay_log').where('at', '<', cutoff).delete();

@@ -32,7 +32,7 @@ const usageView = (u: UsageRow) => ({
 });
 
 /** The HTTP response as a stream sink: SSE headers, writes that respect backpressure, abort detection. */
-function responseSink(res: Response): StreamSink {
+export function responseSink(res: Response): StreamSink {
   return {
     start() {
       res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });

@@ -1,7 +1,11 @@
-// The relay's rules: API keys (issue, list, revoke, rotate, resolve), the calls (relay-calls.ts),
-// settlement (log, usage, spend ledger, credit ledger) and the facts the trust centre reports.
+// The relay's rules: API keys (issue, list, revoke, rotate, resolve through the key cache), the
+// calls (relay-calls.ts), settlement (Redis counter at once; log, usage, spend ledger and credit
+// ledger in batches, settlement-writer.ts) and the facts the trust centre reports.
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../platform/http/problem.js';
+import type { KeyCache } from './key-cache.js';
+import { RelayError } from './relay-errors.js';
+import { createSettlementWriter } from './settlement-writer.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Principal } from '../../platform/http/auth.js';
 import type { NewTransaction } from '../chat/chat-types.js';
@@ -15,18 +19,21 @@ import type { ProviderAdapter, ProviderTarget } from './providers/provider-types
 
 type Deps = {
   repo: RelayRepo;
+  keyCache: KeyCache<ApiKeyCredential>;
   limiter: SpendLimiter;
   catalogue: Catalogue;
   adapters: Record<ProviderName, ProviderAdapter | undefined>;
   ledger: { recordTransaction(userId: string, input: NewTransaction): Promise<unknown> };
   /** The provider credential for an environment (configuration, or one stored by an operator). */
-  providerTarget(provider: ProviderName, environment: KeyEnvironment): Promise<ProviderTarget | null>;
+  providerTarget(provider: ProviderName, environment: KeyEnvironment, userId?: string): Promise<ProviderTarget | null>;
   pepper: Buffer;
   currency: string;
   logRetentionDays: number;
   upstreamTimeoutMs: number;
   keepAliveMs: number;
   logger: Pick<Logger, 'warn' | 'error'>;
+  /** Releases what the module holds besides the cache (the upstream connection pools). */
+  onClose?: () => void;
 };
 
 export interface NewKeyInput {
@@ -61,50 +68,57 @@ export function createRelayService(deps: Deps) {
     return { record, key: generated.key };
   }
 
-  // Settlements still being written; awaited by drain() (shutdown, tests).
+  const writer = createSettlementWriter({ repo, ledger: deps.ledger, currency: deps.currency, logger: deps.logger });
+  // Redis settlements still under way; awaited by drain() (shutdown, tests).
   const pending = new Set<Promise<void>>();
-  function settle(s: Settlement): Promise<void> {
-    const writing = settleNow(s).catch((error: Error) => {
-      deps.logger.error({ err: { message: error.message } }, 'relay: a call could not be settled');
-    });
-    pending.add(writing);
-    void writing.finally(() => pending.delete(writing));
-    return writing;
-  }
+  const track = (p: Promise<void>) => {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    return p;
+  };
 
-  async function settleNow(s: Settlement): Promise<void> {
-    if (s.key.spendingLimitCents !== null) {
-      await deps.limiter.settle(s.key.limitGroupId, s.period, s.costMicrocents - s.reservedMicrocents).catch((error: Error) =>
-        deps.logger.warn({ err: { message: error.message } }, 'relay: could not settle a reservation in Redis; the PostgreSQL ledger stays right'));
-    }
-    const { dueCents } = await repo.settle({
-      apiKeyId: s.key.id, limitGroupId: s.key.limitGroupId, userId: s.key.userId, environment: s.key.environment, provider: s.model.provider,
+  /**
+   * After the answer left: the Redis counter is settled at once (it is what holds the limit),
+   * the PostgreSQL records join the next batch. Resolves once both are done.
+   */
+  function settle(s: Settlement): Promise<void> {
+    const counter = s.key.spendingLimitCents === null ? Promise.resolve()
+      : track(deps.limiter.settle(s.key.limitGroupId, s.period, s.costMicrocents - s.reservedMicrocents).catch((error: Error) =>
+        deps.logger.warn({ err: { message: error.message } }, 'relay: could not settle a reservation in Redis; the PostgreSQL ledger stays right')));
+    const records = writer.add({
+      at: new Date(), apiKeyId: s.key.id, limitGroupId: s.key.limitGroupId, userId: s.key.userId, environment: s.key.environment, provider: s.model.provider,
       model: s.model.id, status: s.status, reason: s.reason, inputTokens: s.usage.inputTokens, outputTokens: s.usage.outputTokens,
       cachedTokens: s.usage.cachedTokens, latencyMs: s.latencyMs, costMicrocents: s.costMicrocents, period: s.period,
     });
-    if (dueCents > 0) {
-      try {
-        await deps.ledger.recordTransaction(s.key.userId, { kind: 'usage', amountCents: dueCents, currency: deps.currency, description: `API relay usage (${s.model.id})` });
-      } catch (error) {
-        await repo.restoreCarry(s.key.userId, dueCents);
-        deps.logger.error({ err: { message: (error as Error).message } }, 'relay: usage could not be charged to the credit ledger; kept for the next settlement');
-      }
-    }
-    await repo.touchKey(s.key.id).catch(() => {});
+    return Promise.all([counter, records]).then(() => {});
   }
 
   const callDeps: CallDeps = {
     catalogue, adapters: deps.adapters, limiter: deps.limiter, target: deps.providerTarget, settle,
+    // The ledger is read only to re-seed a lost counter: this process's queued settlements first.
+    ledgerSpent: async (groupId, period) => {
+      await writer.flush();
+      return repo.spentMicrocents(groupId, period);
+    },
     upstreamTimeoutMs: deps.upstreamTimeoutMs, keepAliveMs: deps.keepAliveMs,
   };
   const calls = createRelayCalls(callDeps);
+
+  async function drain(): Promise<void> {
+    while (pending.size) await Promise.all([...pending]);
+    await writer.flush();
+  }
 
   return {
     ...calls,
     catalogue,
     /** Resolves once every settlement started so far is written. */
-    async drain(): Promise<void> {
-      while (pending.size) await Promise.all([...pending]);
+    drain,
+    /** Drains, then closes the key cache's subscription and the upstream connections. */
+    async close(): Promise<void> {
+      await drain();
+      await deps.keyCache.close();
+      deps.onClose?.();
     },
     currency: deps.currency,
 
@@ -117,7 +131,11 @@ export function createRelayService(deps: Deps) {
 
     async revokeKey(userId: string, id: string): Promise<void> {
       if (!(await repo.revokeKey(userId, id))) throw new NotFoundError('No such API key.');
+      await deps.keyCache.invalidate(`k:${id}`);
     },
+
+    /** The account's status changed (deletion requested or cancelled): its keys are read afresh. */
+    accountStatusChanged: (userId: string) => deps.keyCache.invalidate(`u:${userId}`),
 
     /** A new key in the old one's place; the old one keeps working for `overlapSeconds`, then stops. */
     async rotateKey(userId: string, id: string, overlapSeconds: number): Promise<{ old: ApiKeyRecord; record: ApiKeyRecord; key: string }> {
@@ -131,29 +149,58 @@ export function createRelayService(deps: Deps) {
         };
       });
       if (!rotated) throw new NotFoundError('No such live API key (revoked, expired or already rotated keys cannot be rotated).');
+      await deps.keyCache.invalidate(`k:${id}`);
       return { old: rotated.old, record: rotated.created, key };
     },
 
     /**
      * The key behind a bearer token, or null. A malformed token (wrong shape or checksum) is
-     * refused before any lookup; a well-formed one is looked up by its prefix and its salted
-     * hash compared in constant time. Expiry and revocation are read from PostgreSQL each time.
+     * refused before any lookup; a well-formed one is found by its prefix (in the key cache, or
+     * PostgreSQL on a miss or while the cache is not live) and its salted hash compared in
+     * constant time on every call. Expiry is checked on every call; revocation and account
+     * status changes empty the cache on every replica (key-cache.ts). Only usable keys are
+     * cached. A key whose account awaits deletion gets a 403 that says so.
      */
     async resolveKey(token: string): Promise<ApiKeyCredential | null> {
       const parsed = parseApiKey(token);
       if (!parsed) return null;
-      const credential = await repo.findCredential(parsed.prefix, spendPeriod());
+      const since = deps.keyCache.begin();
+      let credential = deps.keyCache.get(parsed.prefix);
+      const cached = credential !== undefined;
+      credential ??= (await repo.findCredential(parsed.prefix)) ?? undefined;
       if (!credential || credential.environment !== parsed.environment) return null;
       if (!verifyApiKey(pepper, credential.salt, credential.keyHash, token)) return null;
       if (credential.revokedAt) return null;
       if (credential.expiresAt && credential.expiresAt <= new Date()) return null;
+      if (credential.ownerStatus === 'pending_deletion') {
+        throw new RelayError(403, 'permission_error', 'account_pending_deletion', 'The account that owns this key is scheduled for deletion, so its API keys no longer work. Cancel the deletion (DELETE /api/v1/me/deletion) to use them again.');
+      }
+      if (!cached) deps.keyCache.set(parsed.prefix, credential, since);
       return credential;
     },
+
+    /** The key cache's state, for readiness checks and tests. */
+    keyCacheStatus: () => deps.keyCache.status(),
 
     principalOf: (credential: ApiKeyCredential): Principal => ({ kind: 'apiKey', apiKeyId: credential.id, userId: credential.userId }),
     displayPrefix: (record: ApiKeyRecord) => displayPrefix(record.environment, record.prefix),
 
-    usage: (userId: string, from: string, to: string) => repo.usage(userId, from, to),
+    usage: (userId: string, from: string, to: string) => repo.listUsage(userId, from, to),
+
+    /**
+     * Charges usage that did not go through a relay key (chat completions) to the credit ledger,
+     * through the same sub-cent carry as relay calls. A ledger failure keeps the cents for later.
+     */
+    async chargeUsage(userId: string, costMicrocents: number, description: string): Promise<void> {
+      const { dueCents } = await repo.carry(userId, costMicrocents);
+      if (dueCents <= 0) return;
+      try {
+        await deps.ledger.recordTransaction(userId, { kind: 'usage', amountCents: dueCents, currency: deps.currency, description });
+      } catch (error) {
+        await repo.restoreCarry(userId, dueCents);
+        deps.logger.error({ err: { message: (error as Error).message } }, 'chat usage could not be charged to the credit ledger; kept for the next settlement');
+      }
+    },
 
     // For the scheduler and the trust centre.
     logRetentionDays: deps.logRetentionDays,

@@ -21,8 +21,8 @@ export interface ApiKeyRecord {
 export interface ApiKeyCredential extends ApiKeyRecord {
   salt: Buffer;
   keyHash: Buffer;
-  /** What the limit group spent this month, per PostgreSQL (the ledger of record). */
-  spentMicrocents: number;
+  /** The owning account's status: keys of an account pending deletion are refused. */
+  ownerStatus: string;
 }
 
 export interface NewApiKey {
@@ -44,6 +44,8 @@ export type RelayReason = 'ok' | 'upstream_error' | 'upstream_rate_limited' | 'u
 
 /** One closed relay-log record. No field can carry content. */
 export interface RelayLogEntry {
+  /** When the call ended (the log row's time and the usage day, whenever the row is written). */
+  at: Date;
   apiKeyId: string;
   limitGroupId: string;
   userId: string;

@@ -1,14 +1,19 @@
 // Monthly spending limits that hold under concurrency. Before a call, the worst-case cost is
-// reserved with one Lua script (atomic in Redis: no two calls can both see room for one); after
-// it, the reservation is settled to the real cost. PostgreSQL's relay_spend is the ledger of
-// record: when the Redis counter is missing (first call of the month, or Redis lost its data)
-// the script seeds it from the ledger value the caller read, so a Redis restart forgets at most
-// the reservations in flight. Values are micro-cents; the counter holds numbers only.
+// reserved with one Lua script (atomic in Redis: no two calls can both see room for one), one
+// round trip (EVALSHA); after it, the reservation is settled to the real cost. PostgreSQL's
+// relay_spend is the ledger of record: when the Redis counter is missing (first call of the
+// month, or Redis lost its data) the script answers "missing" without reserving, the caller
+// reads the ledger and reserves again with it as the seed (a second round trip, that month's
+// first call only), so a Redis restart forgets at most the reservations in flight and the
+// settlements not yet written to the ledger. Values are micro-cents; the counter holds numbers only.
 import type { Redis } from 'ioredis';
 
 const RESERVE = `
 local current = redis.call('GET', KEYS[1])
 if not current then
+  if ARGV[3] == '' then
+    return {-1, '0'}
+  end
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
   current = ARGV[3]
 end
@@ -40,18 +45,34 @@ export interface Reservation {
   usedMicrocents: number;
 }
 
+type Scripted = Redis & {
+  custosRelayReserve(key: string, amount: string, limit: string, seed: string, ttl: string): Promise<[number, string]>;
+  custosRelaySettle(key: string, delta: string): Promise<number>;
+};
+
 export function createSpendLimiter(redis: Redis, keyPrefix: string) {
   const counter = (groupId: string, period: string) => `${keyPrefix}:relay:spend:${groupId}:${period}`;
+  // defineCommand sends EVALSHA (the script body only once per connection, on NOSCRIPT).
+  const scripted = redis as Scripted;
+  if (typeof scripted.custosRelayReserve !== 'function') {
+    redis.defineCommand('custosRelayReserve', { numberOfKeys: 1, lua: RESERVE });
+    redis.defineCommand('custosRelaySettle', { numberOfKeys: 1, lua: SETTLE });
+  }
   return {
-    async reserve(groupId: string, period: string, amountMicrocents: number, limitMicrocents: number, ledgerMicrocents: number): Promise<Reservation> {
-      const [ok, used] = await redis.eval(RESERVE, 1, counter(groupId, period),
-        String(Math.ceil(amountMicrocents)), String(limitMicrocents), String(ledgerMicrocents), String(COUNTER_TTL_SECONDS)) as [number, string];
+    /**
+     * Reserves `amount` if it fits under `limit`. `ledgerMicrocents` seeds a missing counter;
+     * without it, a missing counter is answered `missing` and nothing is reserved.
+     */
+    async reserve(groupId: string, period: string, amountMicrocents: number, limitMicrocents: number, ledgerMicrocents?: number): Promise<Reservation & { missing?: boolean }> {
+      const [ok, used] = await scripted.custosRelayReserve(counter(groupId, period),
+        String(Math.ceil(amountMicrocents)), String(limitMicrocents), ledgerMicrocents === undefined ? '' : String(ledgerMicrocents), String(COUNTER_TTL_SECONDS));
+      if (ok === -1) return { ok: false, missing: true, usedMicrocents: 0 };
       return { ok: ok === 1, usedMicrocents: Number(used) };
     },
     /** Replaces a reservation by the real cost (delta may be negative). */
     async settle(groupId: string, period: string, deltaMicrocents: number): Promise<void> {
       if (deltaMicrocents === 0) return;
-      await redis.eval(SETTLE, 1, counter(groupId, period), String(Math.round(deltaMicrocents)));
+      await scripted.custosRelaySettle(counter(groupId, period), String(Math.round(deltaMicrocents)));
     },
   };
 }

@@ -18,6 +18,14 @@ export interface LibraryAnswer {
 /** asked ⊂ library: every word of the asked question is in the library question; library ⊂ asked: the reverse. */
 export interface MatchCandidate { index: number; answerId: string | null; similarity: number; askedWordsInLibrary: boolean; libraryWordsInAsked: boolean }
 
+/**
+ * The floor below which a library question is no candidate at all: pg_trgm's default
+ * `similarity_threshold`, written here so a session setting cannot change the answers.
+ */
+export const CANDIDATE_SIMILARITY = 0.3;
+/** Nearest library questions read per asked question; more than one so equal similarities tie-break by id. */
+const NEAREST = 3;
+
 const fromRow = (r: Record<string, any>): LibraryAnswer => ({
   id: r.id, question: r.question, answer: r.answer, evidence: r.evidence, tags: r.tags, citedClaims: r.cited_claims,
   ownerStaffId: r.owner_staff_id, lastReviewedAt: r.last_reviewed_at, reviewBy: r.review_by, updatedAt: r.updated_at,
@@ -59,10 +67,13 @@ export function createAnswersRepo(db: Knex) {
     },
 
     /**
-     * The best library question for each asked question, in one statement: candidates share
-     * enough trigrams with it (pg_trgm's % operator, served by the GIN trigram index), the most
-     * similar one wins, and full-text search then says whether their words match either way.
-     * The caller decides what is close enough.
+     * The best library question for each asked question, in one statement: a KNN scan of the
+     * GiST trigram index (`<->` is 1 − similarity) takes the few nearest library questions, the
+     * most similar one at or above CANDIDATE_SIMILARITY wins (ties by id), and full-text search
+     * then says whether their words match either way. The caller decides what is close enough.
+     * The earlier form (`WHERE question % q ORDER BY similarity`) computed similarity() for every
+     * library row per question whenever the planner chose a sequential scan, which it did on a
+     * 300-row library: 300 × 300 pairs, 1.5–2.5 s (bench/results/trust.md).
      */
     async bestMatches(questions: string[]): Promise<MatchCandidate[]> {
       if (!questions.length) return [];
@@ -72,13 +83,17 @@ export function createAnswersRepo(db: Knex) {
                coalesce(to_tsvector('english', q.text) @@ plainto_tsquery('english', m.question), false) AS library_in_asked
         FROM unnest(?::text[]) WITH ORDINALITY AS q(text, idx)
         LEFT JOIN LATERAL (
-          SELECT a.id, a.question, a.search, similarity(a.question, q.text) AS sim
-          FROM trust_answers a
-          WHERE a.question % q.text
-          ORDER BY sim DESC, a.id
+          SELECT k.id, k.question, k.search, k.sim FROM (
+            SELECT a.id, a.question, a.search, similarity(a.question, q.text) AS sim
+            FROM trust_answers a
+            ORDER BY a.question <-> q.text
+            LIMIT ?
+          ) k
+          WHERE k.sim >= ?
+          ORDER BY k.sim DESC, k.id
           LIMIT 1
         ) m ON true
-        ORDER BY q.idx`, [questions]);
+        ORDER BY q.idx`, [questions, NEAREST, CANDIDATE_SIMILARITY]);
       return rows.map((r: Record<string, any>) => ({ index: r.index - 1, answerId: r.answer_id, similarity: Number(r.similarity), askedWordsInLibrary: r.asked_in_library, libraryWordsInAsked: r.library_in_asked }));
     },
   };

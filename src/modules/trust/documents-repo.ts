@@ -1,5 +1,5 @@
 // SQL of trust-centre documents, access requests (NDA and grant) and downloads.
-import type { Knex } from '../../platform/db.js';
+import type { Knex, ListingReads } from '../../platform/db.js';
 
 export interface TrustDocument {
   id: string;
@@ -41,7 +41,8 @@ const requestFromRow = (r: Record<string, any>): AccessRequest => ({
   grantExpiresAt: r.grant_expires_at, createdAt: r.created_at,
 });
 
-export function createDocumentsRepo(db: Knex) {
+/** `listings`: the pool of the public document list, which tolerates replica lag (see ListingReads); everything else uses `db`. */
+export function createDocumentsRepo(db: Knex, listings: ListingReads) {
   return {
     async insertDocument(d: Omit<TrustDocument, 'createdAt'> & { createdBy: string }): Promise<TrustDocument> {
       const [row] = await db('trust_documents').insert({
@@ -55,7 +56,7 @@ export function createDocumentsRepo(db: Knex) {
       return row ? docFromRow(row) : null;
     },
     async listDocuments(): Promise<TrustDocument[]> {
-      return (await db('trust_documents').whereNull('withdrawn_at').orderBy('title')).map(docFromRow);
+      return (await listings('trust_documents').whereNull('withdrawn_at').orderBy('title')).map(docFromRow);
     },
     async insertRequest(r: { id: string; documentId: string; name: string; company: string; emailEnc: Buffer; emailDomain: string; purpose: string; tokenHash: Buffer; autoApproved: boolean },
       message: { subject: string; body: string; linkEnc: (outboxId: string) => Promise<Buffer> }): Promise<AccessRequest> {

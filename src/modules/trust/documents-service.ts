@@ -1,17 +1,19 @@
 // Trust-centre documents. Public ones download directly; restricted ones need an access request
 // (the link goes to the requester's mailbox, which proves the address), approval by staff or by
 // an allowed email domain, an NDA click-through recorded with the exact text's SHA-256, time, IP
-// and user agent, and then an expiring grant. Every download is recorded. File bytes are stored
-// encrypted under the document's own data key.
+// and user agent, and then an expiring grant. Every download is recorded, and a restricted copy
+// carries its grant's id inside the file (document-stamp.ts, run in a worker thread). File bytes are stored encrypted
+// under the document's own data key.
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
-import { ConflictError, ForbiddenError, NotFoundError, UnsupportedMediaTypeError } from '../../platform/http/problem.js';
+import { ConflictError, ForbiddenError, NotFoundError, ServiceUnavailableError, UnprocessableError, UnsupportedMediaTypeError } from '../../platform/http/problem.js';
 import type { ArtifactStorage } from '../../platform/storage.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { AccessRequest, DocumentsRepo, TrustDocument } from './documents-repo.js';
 import type { AuditContext } from './vulnerability-service.js';
+import type { StampPool } from './document-stamp-pool.js';
 
 const TOKEN_PREFIX = 'cda_';
 const MEDIA_TYPES: Record<string, string> = {
@@ -34,11 +36,13 @@ type Deps = {
   grantHours: number;
   ndaText: string;
   publicUrl?: string;
+  /** Marks each restricted copy with its grant, off the event loop. */
+  stamper: Pick<StampPool, 'stamp'>;
 };
 
 export interface ClientInfo { ip: string | null; userAgent: string | null }
 
-export function createDocumentsService({ repo, artifacts, fieldCipher, audit, autoApproveDomains, grantHours, ndaText, publicUrl }: Deps) {
+export function createDocumentsService({ repo, artifacts, fieldCipher, audit, autoApproveDomains, grantHours, ndaText, publicUrl, stamper }: Deps) {
   const base = publicUrl?.replace(/\/+$/, '') ?? '';
   const ndaSha256 = createHash('sha256').update(ndaText).digest('hex');
   const contentAt = (id: string) => ({ table: 'trust_documents', column: 'content', rowId: id });
@@ -66,6 +70,14 @@ export function createDocumentsService({ repo, artifacts, fieldCipher, audit, au
       const extension = input.fileName.split('.').pop()?.toLowerCase() ?? '';
       const mediaType = MEDIA_TYPES[extension];
       if (!mediaType) throw new UnsupportedMediaTypeError(`Documents must be one of: ${Object.keys(MEDIA_TYPES).join(', ')} (by file extension).`);
+      // Fail closed: a restricted copy is only ever served marked with its grant, so a file that cannot be marked is refused now.
+      const markable = input.visibility !== 'restricted' || await stamper.stamp(extension, input.bytes, { grantId: randomUUID(), company: 'check', issuedAt: new Date() }).then(() => true, (error) => {
+        if (error instanceof ServiceUnavailableError) throw error; // busy, not unmarkable
+        return false;
+      });
+      if (!markable) {
+        throw new UnprocessableError(`This .${extension} file cannot be opened to mark each copy with its access grant (an encrypted or damaged file?): upload an unencrypted, valid file.`);
+      }
       const id = randomUUID();
       await audit.record({ ...context, action: 'trust.document.upload', outcome: 'allowed', resourceType: 'trust_document', resourceIds: [id], detail: `${input.visibility}: ${input.title}` });
       const storageKey = `trust/documents/${id}`;
@@ -122,8 +134,9 @@ export function createDocumentsService({ repo, artifacts, fieldCipher, audit, au
       if (r.state !== 'approved' || !r.ndaAcceptedAt || !r.grantExpiresAt) throw new ForbiddenError('Accept the NDA first (POST /api/v1/trust/access-requests/{token}/nda).');
       if (r.grantExpiresAt.getTime() < Date.now()) throw new ForbiddenError('Your access grant has expired; request access again.');
       const doc = await find(documentId);
+      const bytes = await stamper.stamp(doc.fileName.split('.').pop()?.toLowerCase() ?? '', await read(doc), { grantId: r.id, company: r.company, issuedAt: new Date() });
       await repo.recordDownload({ documentId, accessRequestId: r.id, ...client });
-      return { doc, bytes: await read(doc), grantee: r.id };
+      return { doc, bytes, grantee: r.id };
     },
 
     listRequests: (state?: string) => repo.listRequests(state),

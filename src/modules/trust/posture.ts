@@ -179,7 +179,7 @@ function relayClaims(relay: RelayEvidence | undefined, facts: RelayFacts | null,
       'relay module (oldest relay log row)'),
     claim('providers', 'ok', providers.map((p) => ({ id: p.id, paidTier: p.paidTier })),
       providers.length
-        ? `Upstream AI providers: ${providers.map((p) => `${p.id} (${p.paidTier ? 'paid tier' : 'free tier: the provider may train on requests'})`).join(', ')}.`
+        ? `Upstream AI providers: ${providers.map((p) => `${p.id} (${p.paidTier ? 'paid tier' : 'not a paid production tier: the provider may train on requests, so chats refuse it'})`).join(', ')}.`
         : 'No upstream AI provider is configured.',
       'relay module (configured providers)'),
   ];

@@ -1,5 +1,5 @@
 // SQL of sub-processors, their announced changes, subscriptions and their outbox messages.
-import type { Knex } from '../../platform/db.js';
+import type { Knex, ListingReads } from '../../platform/db.js';
 
 export interface Subprocessor {
   id: string;
@@ -33,8 +33,9 @@ const changeFromRow = (r: Record<string, any>): SubprocessorChange => ({
   effectiveAt: r.effective_at, announceNoticesAt: r.announce_notices_at, effectiveNoticesAt: r.effective_notices_at,
 });
 
-export function createSubprocessorsRepo(db: Knex) {
-  const changes = () => db('subprocessor_changes as c').join('subprocessors as s', 's.id', 'c.subprocessor_id').select('c.*', 's.name');
+/** `listings`: the pool of the public lists (list, listChanges), which tolerate replica lag (see ListingReads); staff changes and notices use `db`. */
+export function createSubprocessorsRepo(db: Knex, listings: ListingReads) {
+  const changes = (from: Knex = db) => from('subprocessor_changes as c').join('subprocessors as s', 's.id', 'c.subprocessor_id').select('c.*', 's.name');
 
   return {
     async insert(s: Omit<Subprocessor, 'updatedAt' | 'removalEffectiveAt'>, change: { id: string; summary: string }): Promise<Subprocessor> {
@@ -72,11 +73,11 @@ export function createSubprocessorsRepo(db: Knex) {
     },
 
     async list(): Promise<Subprocessor[]> {
-      return (await db('subprocessors').orderBy('name')).map(fromRow);
+      return (await listings('subprocessors').orderBy('name')).map(fromRow);
     },
 
     async listChanges(limit = 200): Promise<SubprocessorChange[]> {
-      return (await changes().orderBy('c.announced_at', 'desc').orderBy('c.id').limit(limit)).map(changeFromRow);
+      return (await changes(listings).orderBy('c.announced_at', 'desc').orderBy('c.id').limit(limit)).map(changeFromRow);
     },
 
     async changesToAnnounce(): Promise<SubprocessorChange[]> {

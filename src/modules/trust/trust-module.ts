@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { createDocumentsRepo } from './documents-repo.js';
 import { documentRoutes } from './documents-routes.js';
 import { createDocumentsService, DEFAULT_NDA } from './documents-service.js';
+import { createStampPool } from './document-stamp-pool.js';
 import { renderTrustPage, TRUST_CSS } from './trust-page.js';
 import { publicRoute } from './trust-routes.js';
 import { createAnswersRepo } from './answers-repo.js';
@@ -37,17 +38,18 @@ export interface TrustModuleDeps {
 }
 
 export function registerTrust(platform: Platform, deps: TrustModuleDeps) {
-  const { config, db, signer, fieldCipher, redis } = platform;
+  const { config, db, readDb, signer, fieldCipher, redis } = platform;
   const repo = createTrustRepo(db);
   const service = createTrustService({ config, signer, repo, document: deps.document, backups: deps.backups, audit: deps.audit, relay: deps.relay });
   const vulnerabilities = createVulnerabilityService({ repo, fieldCipher, audit: deps.audit, timeZone: config.trust.timeZone });
   const incidents = createIncidentService({ repo: createIncidentsRepo(db), accounts: deps.accounts, audit: deps.audit, queues: platform.queues });
   const subprocessors = createSubprocessorService({
-    repo: createSubprocessorsRepo(db), audit: deps.audit, fieldCipher, pepper: config.apiKeyPepper, noticeDays: config.trust.subprocessorNoticeDays, publicUrl: config.publicUrl,
+    repo: createSubprocessorsRepo(db, readDb), audit: deps.audit, fieldCipher, pepper: config.apiKeyPepper, noticeDays: config.trust.subprocessorNoticeDays, publicUrl: config.publicUrl,
   });
   const documents = createDocumentsService({
-    repo: createDocumentsRepo(db), artifacts: platform.artifacts, fieldCipher, audit: deps.audit, autoApproveDomains: config.trust.autoApproveDomains,
+    repo: createDocumentsRepo(db, readDb), artifacts: platform.artifacts, fieldCipher, audit: deps.audit, autoApproveDomains: config.trust.autoApproveDomains,
     grantHours: config.trust.grantHours, ndaText: config.trust.ndaFile ? readFileSync(config.trust.ndaFile, 'utf8') : DEFAULT_NDA, publicUrl: config.publicUrl,
+    stamper: createStampPool(),
   });
   const answers = createAnswersService({ repo: createAnswersRepo(db), audit: deps.audit, posture: () => service.signedPosture() });
   const rateLimit = createPublicRateLimit(redis, config.queuePrefix, config.trust.rateLimitPerMinute);

@@ -6,7 +6,8 @@
 // cumulative output count of message_delta (not summed), cache reads counted as cached input,
 // and a mid-stream `error` event ending the stream without its text.
 import { readSse } from './sse.js';
-import { refuseUpstream, upstreamFetch } from './openai-protocol.js';
+import { refuseUpstream, upstreamJson } from './openai-protocol.js';
+import type { UpstreamClient } from './upstream-http.js';
 import { chunkWriter, completionBody, parseArguments, textOf, type FinishReason, type OpenAiMessage, type OpenAiToolCall } from './openai-shapes.js';
 import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type Usage } from './provider-types.js';
 
@@ -88,8 +89,8 @@ export function toAnthropicRequest(body: Record<string, unknown>, upstreamModel:
   };
 }
 
-export function createAnthropicAdapter(): ProviderAdapter {
-  const post = (call: ChatCall, stream: boolean) => upstreamFetch(`${call.target.baseUrl}/messages`, {
+export function createAnthropicAdapter(client: UpstreamClient): ProviderAdapter {
+  const post = (call: ChatCall, stream: boolean) => client.request(`${call.target.baseUrl}/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': call.target.apiKey, 'anthropic-version': ANTHROPIC_VERSION },
     body: JSON.stringify({ ...toAnthropicRequest(call.body, call.model.upstreamModel, call.model.maxOutputTokens), ...(stream ? { stream: true } : {}) }),
@@ -98,12 +99,7 @@ export function createAnthropicAdapter(): ProviderAdapter {
 
   return {
     async complete(call) {
-      const response = await post(call, false);
-      if (!response.ok) return refuseUpstream(response);
-      const message = await response.json().catch((error: Error) => {
-        if (error.name === 'AbortError') throw error;
-        throw new UpstreamError('upstream_error', response.status);
-      }) as { id: string; content?: Block[]; stop_reason?: string; usage?: AnthropicUsage };
+      const message = await upstreamJson(await post(call, false)) as { id: string; content?: Block[]; stop_reason?: string; usage?: AnthropicUsage };
       let text = '';
       const toolCalls: OpenAiToolCall[] = [];
       for (const block of message.content ?? []) {
@@ -111,7 +107,7 @@ export function createAnthropicAdapter(): ProviderAdapter {
         if (block.type === 'tool_use') toolCalls.push({ id: String(block.id), type: 'function', function: { name: String(block.name), arguments: JSON.stringify(block.input ?? {}) } });
       }
       const usage = message.usage ? usageFrom(message.usage) : null;
-      return { body: completionBody(`chatcmpl-${message.id}`, call.model.upstreamModel, text, toolCalls, stopReason(message.stop_reason), usage), usage };
+      return { body: completionBody(`chatcmpl-${message.id}`, call.model.id, text, toolCalls, stopReason(message.stop_reason), usage), usage };
     },
 
     async stream(call): Promise<ChatStream> {
@@ -134,7 +130,7 @@ export function createAnthropicAdapter(): ProviderAdapter {
             case 'message_start':
               start = data.message?.usage ?? {};
               usage = usageFrom(start);
-              out = chunkWriter(`chatcmpl-${data.message?.id ?? 'anthropic'}`, call.model.upstreamModel);
+              out = chunkWriter(`chatcmpl-${data.message?.id ?? 'anthropic'}`, call.model.id);
               yield out.chunk({ role: 'assistant', content: '' });
               break;
             case 'content_block_start':

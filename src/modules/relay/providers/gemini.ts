@@ -1,11 +1,17 @@
-// Google Gemini (generateContent / streamGenerateContent?alt=sse) behind the OpenAI protocol.
+// Google Gemini (generateContent / streamGenerateContent?alt=sse, embedContent /
+// batchEmbedContents) behind the OpenAI protocol.
 // Requests: system messages become systemInstruction, assistant turns role "model", tool calls
 // functionCall parts and tool results functionResponse parts (named from the call they answer).
 // Answers: text parts, functionCall parts as tool calls (each arrives whole, indexed in order),
 // finish reasons mapped, usage from usageMetadata (cumulative in a stream: the last one counts;
-// thinking tokens are output the customer pays for).
+// thinking tokens are output the customer pays for). Embeddings: one text goes to embedContent,
+// a list to batchEmbedContents (100 texts a request, Gemini's limit); `dimensions` becomes
+// outputDimensionality; vectors come back as floats or, when asked (the OpenAI SDK's default),
+// base64 of little-endian float32. Gemini reports no token count for embeddings: input tokens
+// are then estimated as UTF-8 bytes / 4, rounded up.
 import { readSse } from './sse.js';
-import { refuseUpstream, upstreamFetch } from './openai-protocol.js';
+import { refuseUpstream, upstreamJson } from './openai-protocol.js';
+import type { UpstreamClient } from './upstream-http.js';
 import { chunkWriter, completionBody, parseArguments, textOf, type FinishReason, type OpenAiMessage, type OpenAiToolCall } from './openai-shapes.js';
 import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type Usage } from './provider-types.js';
 
@@ -69,22 +75,67 @@ export function toGeminiRequest(body: Record<string, unknown>, maxOutputTokens: 
   };
 }
 
-export function createGeminiAdapter(): ProviderAdapter {
-  const post = (call: ChatCall, method: string) => upstreamFetch(`${call.target.baseUrl}/models/${encodeURIComponent(call.model.upstreamModel)}:${method}`, {
+const EMBED_BATCH = 100;
+
+/** The texts of an OpenAI embeddings input, or null when it is not text (token arrays). */
+function embeddingTexts(input: unknown): string[] | null {
+  if (typeof input === 'string') return [input];
+  if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string')) return input as string[];
+  return null;
+}
+
+const encodeVector = (values: number[], format: unknown) => (format === 'base64' ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values);
+
+export function createGeminiAdapter(client: UpstreamClient): ProviderAdapter {
+  const post = (call: ChatCall, method: string, body: unknown = toGeminiRequest(call.body, call.model.maxOutputTokens)) => client.request(`${call.target.baseUrl}/models/${encodeURIComponent(call.model.upstreamModel)}:${method}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-goog-api-key': call.target.apiKey },
-    body: JSON.stringify(toGeminiRequest(call.body, call.model.maxOutputTokens)),
+    body: JSON.stringify(body),
     signal: call.signal,
   });
 
   return {
+    refuse(kind, body) {
+      if (kind === 'embedding' && !embeddingTexts(body.input)) return 'Gemini embeddings take text: "input" must be a string or a non-empty list of strings (token arrays are not supported for google/… models).';
+      return undefined;
+    },
+
+    async embed(call) {
+      const texts = embeddingTexts(call.body.input)!;
+      const dimensions = typeof call.body.dimensions === 'number' ? { outputDimensionality: call.body.dimensions } : {};
+      const vectors: number[][] = [];
+      let reported = 0;
+      let counted = true;
+      if (typeof call.body.input === 'string') {
+        const result = await upstreamJson(await post(call, 'embedContent', { content: { parts: [{ text: texts[0] }] }, ...dimensions })) as { embedding?: { values?: number[] }; usageMetadata?: GeminiUsage };
+        vectors.push(result.embedding?.values ?? []);
+        if (result.usageMetadata?.promptTokenCount === undefined) counted = false;
+        reported += result.usageMetadata?.promptTokenCount ?? 0;
+      } else {
+        for (let i = 0; i < texts.length; i += EMBED_BATCH) {
+          const requests = texts.slice(i, i + EMBED_BATCH).map((text) => ({ model: `models/${call.model.upstreamModel}`, content: { parts: [{ text }] }, ...dimensions }));
+          const result = await upstreamJson(await post(call, 'batchEmbedContents', { requests })) as { embeddings?: Array<{ values?: number[] }>; usageMetadata?: GeminiUsage };
+          if ((result.embeddings?.length ?? 0) !== requests.length) throw new UpstreamError('upstream_error', 200);
+          for (const e of result.embeddings!) vectors.push(e.values ?? []);
+          if (result.usageMetadata?.promptTokenCount === undefined) counted = false;
+          reported += result.usageMetadata?.promptTokenCount ?? 0;
+        }
+      }
+      const inputTokens = counted ? reported : texts.reduce((n, t) => n + Math.ceil(Buffer.byteLength(t, 'utf8') / 4), 0);
+      const usage: Usage = { inputTokens, outputTokens: 0, cachedTokens: 0 };
+      return {
+        body: {
+          object: 'list',
+          data: vectors.map((values, index) => ({ object: 'embedding', index, embedding: encodeVector(values, call.body.encoding_format) })),
+          model: call.model.id,
+          usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
+        },
+        usage,
+      };
+    },
+
     async complete(call) {
-      const response = await post(call, 'generateContent');
-      if (!response.ok) return refuseUpstream(response);
-      const result = await response.json().catch((error: Error) => {
-        if (error.name === 'AbortError') throw error;
-        throw new UpstreamError('upstream_error', response.status);
-      }) as GeminiResponse;
+      const result = await upstreamJson(await post(call, 'generateContent')) as GeminiResponse;
       const candidate = result.candidates?.[0];
       let text = '';
       const toolCalls: OpenAiToolCall[] = [];
@@ -93,7 +144,7 @@ export function createGeminiAdapter(): ProviderAdapter {
         if (part.functionCall) toolCalls.push({ id: `call_${toolCalls.length}`, type: 'function', function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) } });
       }
       const usage = usageFrom(result.usageMetadata);
-      return { body: completionBody('chatcmpl-gemini', call.model.upstreamModel, text, toolCalls, finishReason(candidate?.finishReason, toolCalls.length > 0) ?? 'stop', usage), usage };
+      return { body: completionBody('chatcmpl-gemini', call.model.id, text, toolCalls, finishReason(candidate?.finishReason, toolCalls.length > 0) ?? 'stop', usage), usage };
     },
 
     async stream(call): Promise<ChatStream> {
@@ -101,7 +152,7 @@ export function createGeminiAdapter(): ProviderAdapter {
       if (!response.ok || !response.body) return refuseUpstream(response);
       let usage: Usage | null = null;
       async function* events(): AsyncGenerator<StreamEvent> {
-        const out = chunkWriter('chatcmpl-gemini', call.model.upstreamModel);
+        const out = chunkWriter('chatcmpl-gemini', call.model.id);
         yield out.chunk({ role: 'assistant', content: '' });
         let tools = 0;
         let finish: FinishReason | null = null;

@@ -1,8 +1,10 @@
 // OpenAI's Chat Completions protocol, spoken by OpenAI and xAI: the request is forwarded with the
 // upstream model name, the stream's bytes pass through event by event, and usage comes from the
-// final usage chunk the relay always asks for (stream_options.include_usage).
-import { readSse } from './sse.js';
+// final usage chunk the relay always asks for (stream_options.include_usage). Answers name the
+// model as the client did (`openai/gpt-4o-mini`), not the provider's own name for it.
+import { readSse, sseData } from './sse.js';
 import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type Usage } from './provider-types.js';
+import type { UpstreamClient, UpstreamResponse } from './upstream-http.js';
 
 interface OpenAiUsage {
   prompt_tokens?: number;
@@ -15,47 +17,40 @@ export const usageFromOpenAi = (u: OpenAiUsage | null | undefined): Usage | null
   : null);
 
 /** Maps a non-2xx provider status to a fixed reason; the body is discarded unread. */
-export async function refuseUpstream(response: Response): Promise<never> {
-  await response.body?.cancel().catch(() => {});
+export async function refuseUpstream(response: UpstreamResponse): Promise<never> {
+  response.cancel();
   throw new UpstreamError(response.status === 429 ? 'upstream_rate_limited' : 'upstream_error', response.status);
 }
 
-/** fetch with the relay's failure vocabulary: an abort is rethrown for the caller to classify. */
-export async function upstreamFetch(url: string, init: RequestInit & { signal: AbortSignal }): Promise<Response> {
+/** A successful answer's JSON body; a failure status is refused without reading the body. */
+export async function upstreamJson(response: UpstreamResponse): Promise<Record<string, unknown>> {
+  if (!response.ok) return refuseUpstream(response);
   try {
-    return await fetch(url, init);
+    return await response.json() as Record<string, unknown>;
   } catch (error) {
-    if (init.signal.aborted) throw error;
-    throw new UpstreamError('upstream_unreachable', null);
+    if ((error as Error).name === 'AbortError' || error instanceof UpstreamError) throw error;
+    throw new UpstreamError('upstream_error', response.status);
   }
 }
 
-export function createOpenAiProtocolAdapter(): ProviderAdapter {
-  const post = (call: ChatCall, path: string, body: unknown) => upstreamFetch(`${call.target.baseUrl}${path}`, {
+export function createOpenAiProtocolAdapter(client: UpstreamClient): ProviderAdapter {
+  const post = (call: ChatCall, path: string, body: unknown) => client.request(`${call.target.baseUrl}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${call.target.apiKey}`, accept: 'application/json, text/event-stream' },
     body: JSON.stringify(body),
     signal: call.signal,
   });
 
-  async function json(response: Response): Promise<Record<string, unknown>> {
-    if (!response.ok) return refuseUpstream(response);
-    try {
-      return await response.json() as Record<string, unknown>;
-    } catch (error) {
-      if ((error as Error).name === 'AbortError') throw error;
-      throw new UpstreamError('upstream_error', response.status);
-    }
-  }
-
   return {
     async complete(call) {
-      const body = await json(await post(call, '/chat/completions', { ...call.body, model: call.model.upstreamModel, stream: false }));
+      const body = await upstreamJson(await post(call, '/chat/completions', { ...call.body, model: call.model.upstreamModel, stream: false }));
+      body.model = call.model.id;
       return { body, usage: usageFromOpenAi(body.usage as OpenAiUsage) };
     },
 
     async embed(call) {
-      const body = await json(await post(call, '/embeddings', { ...call.body, model: call.model.upstreamModel }));
+      const body = await upstreamJson(await post(call, '/embeddings', { ...call.body, model: call.model.upstreamModel }));
+      body.model = call.model.id;
       return { body, usage: usageFromOpenAi(body.usage as OpenAiUsage) };
     },
 
@@ -75,7 +70,7 @@ export function createOpenAiProtocolAdapter(): ProviderAdapter {
             yield { raw: event.raw, outputChars: 0 };
             continue;
           }
-          let chunk: { choices?: Array<{ delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> } }>; usage?: OpenAiUsage | null; error?: unknown };
+          let chunk: { model?: string; choices?: Array<{ delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> } }>; usage?: OpenAiUsage | null; error?: unknown };
           try {
             chunk = JSON.parse(event.data);
           } catch {
@@ -89,7 +84,9 @@ export function createOpenAiProtocolAdapter(): ProviderAdapter {
             outputChars += choice.delta?.content?.length ?? 0;
             for (const tool of choice.delta?.tool_calls ?? []) outputChars += tool.function?.arguments?.length ?? 0;
           }
-          yield { raw: event.raw, outputChars, usageOnly: Boolean(chunk.usage) && (chunk.choices?.length ?? 0) === 0 };
+          // The chunk as the provider sent it, but naming the model as the client asked for it.
+          const raw = chunk.model === undefined || chunk.model === call.model.id ? event.raw : sseData({ ...chunk, model: call.model.id });
+          yield { raw, outputChars, usageOnly: Boolean(chunk.usage) && (chunk.choices?.length ?? 0) === 0 };
         }
       }
       return { events: events(), usage: () => usage };

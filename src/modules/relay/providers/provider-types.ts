@@ -42,6 +42,8 @@ export interface ProviderAdapter {
   complete(call: ChatCall): Promise<{ body: Record<string, unknown>; usage: Usage | null }>;
   stream(call: ChatCall): Promise<ChatStream>;
   embed?(call: ChatCall): Promise<{ body: Record<string, unknown>; usage: Usage | null }>;
+  /** Why this provider cannot carry a (schema-valid) request, checked before anything is reserved. */
+  refuse?(kind: 'chat' | 'embedding', body: Record<string, unknown>): string | undefined;
 }
 
 /**

@@ -21,10 +21,10 @@ function parseEvent(raw: string): SseEvent {
   return { raw, event, data: data.join('\n') };
 }
 
-export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+export async function* readSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let tail = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     tail += decoder.decode(chunk, { stream: true });
     for (;;) {
       const match = BOUNDARY.exec(tail);

@@ -1,0 +1,37 @@
+// Profiling helper: starts the fake upstream and the Custos bench server (with --cpu-prof when
+// PROFILE_DIR is set), sends N serial non-streaming calls, then stops both so the profile is written.
+//   PROFILE_DIR=/tmp/prof npx tsx bench/relay/profile-driver.ts 3000
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+
+const count = Number(process.argv[2] ?? 2000);
+const profileDir = process.env.PROFILE_DIR;
+function startChild(args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line) }));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+const upstream = await startChild(['--import', 'tsx', 'bench/relay/fake-upstream.ts']);
+const relay = await startChild([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', 'bench/relay/relay-server.ts', upstream.info.url as string]);
+const { port, key } = relay.info as { port: number; key: string };
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const payload = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'bench' }] });
+const once = () => new Promise<number>((resolve, reject) => {
+  const started = performance.now();
+  const req = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${key}` } }, (res) => {
+    res.resume();
+    res.on('end', () => resolve(performance.now() - started));
+  });
+  req.on('error', reject);
+  req.end(payload);
+});
+const times: number[] = [];
+for (let i = 0; i < count; i++) times.push(await once());
+times.sort((a, b) => a - b);
+process.stdout.write(`serial ${count}: p50 ${times[Math.floor(count / 2)].toFixed(3)} ms, p99 ${times[Math.floor(count * 0.99)].toFixed(3)} ms\n`);
+agent.destroy();
+for (const c of [relay.child, upstream.child]) c.kill('SIGTERM');
+await new Promise((r) => relay.child.once('exit', r));

@@ -1,0 +1,94 @@
+// The relay's HTTP client to the providers: node:http(s) with keep-alive agents owned by the
+// relay (one connection pool per process, closed with it), instead of fetch, whose WHATWG
+// streams and header objects were a visible share of a relayed call in the profile. A request
+// that fails on a reused keep-alive socket before any answer (the provider closed it while idle)
+// is sent once more on a fresh one; nothing else is retried.
+import http from 'node:http';
+import https from 'node:https';
+import { UpstreamError } from './provider-types.js';
+
+export interface UpstreamResponse {
+  status: number;
+  ok: boolean;
+  /** The whole body parsed as JSON (rejects with an AbortError when the call was aborted). */
+  json(): Promise<unknown>;
+  /** The body as it arrives (constant memory), for streams. */
+  body: AsyncIterable<Uint8Array>;
+  /** Discards the body unread. */
+  cancel(): void;
+}
+
+export interface UpstreamRequest {
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+  signal: AbortSignal;
+}
+
+const abortError = () => Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+
+export function createUpstreamClient() {
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
+  };
+
+  function wrap(res: http.IncomingMessage): UpstreamResponse {
+    const status = res.statusCode ?? 0;
+    return {
+      status,
+      ok: status >= 200 && status < 300,
+      body: res,
+      cancel: () => { res.destroy(); },
+      json: () => new Promise((resolve, reject) => {
+        const parts: Buffer[] = [];
+        res.on('data', (part: Buffer) => parts.push(part));
+        res.once('error', (error) => reject(error.name === 'AbortError' ? error : new UpstreamError('upstream_error', status)));
+        res.once('aborted', () => reject(abortError()));
+        res.once('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
+          } catch {
+            reject(new UpstreamError('upstream_error', status));
+          }
+        });
+      }),
+    };
+  }
+
+  function send(url: URL, init: UpstreamRequest, retry: boolean): Promise<UpstreamResponse> {
+    return new Promise((resolve, reject) => {
+      if (init.signal.aborted) return reject(abortError());
+      const transport = url.protocol === 'https:' ? https : http;
+      const agent = agents[url.protocol as 'http:' | 'https:'];
+      const req = transport.request(url, {
+        method: init.method,
+        agent,
+        headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
+        signal: init.signal,
+      });
+      req.setNoDelay(true);
+      req.once('response', (res) => resolve(wrap(res)));
+      req.once('error', (error: NodeJS.ErrnoException) => {
+        if (init.signal.aborted) return reject(abortError());
+        if (retry && req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+          send(url, init, false).then(resolve, reject);
+          return;
+        }
+        reject(new UpstreamError('upstream_unreachable', null));
+      });
+      req.end(init.body);
+    });
+  }
+
+  return {
+    /** POSTs to a provider; an abort rejects with an AbortError for the caller to classify. */
+    request: (url: string, init: UpstreamRequest) => send(new URL(url), init, true),
+    close() {
+      agents['http:'].destroy();
+      agents['https:'].destroy();
+    },
+  };
+}
+
+export type UpstreamClient = ReturnType<typeof createUpstreamClient>;

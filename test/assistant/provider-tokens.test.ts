@@ -1,0 +1,92 @@
+// The user's own provider tokens (BYOK), end to end: stored and listed by their last four only,
+// used instead of the platform's key for the user's chats and live relay calls (the fake provider
+// records the credential it received), never for test keys or other users, and gone on DELETE.
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import OpenAI from 'openai';
+import { createUser, type TestUser } from '../support/accounts.js';
+import { LIVE_PROVIDER_KEY, TEST_PROVIDER_KEY, createKey, startRelay, type RelayHarness } from '../relay/support.js';
+import { buyCredit, chatWith } from './support.js';
+
+describe('assistant: your own provider tokens (BYOK)', function () {
+  this.timeout(60_000);
+  let h: RelayHarness;
+  let user: TestUser;
+  const token = `sk-own-${randomBytes(12).toString('hex')}`;
+  const anthropicToken = `sk-ant-own-${randomBytes(12).toString('hex')}`;
+
+  before(async () => {
+    h = await startRelay();
+    user = await createUser('byok');
+    await buyCredit(h, user);
+  });
+  after(async () => { await h.close(); });
+
+  it('PUT stores it without echoing it; GET lists providers and the last four characters only', async () => {
+    const put = await h.relay.api().put('/api/v1/me/provider-tokens/openai').set(user.auth).send({ token });
+    expect(put.status, JSON.stringify(put.body)).to.equal(200);
+    expect(put.body).to.include({ provider: 'openai', lastFour: token.slice(-4) });
+    expect(put.text).not.to.contain(token.slice(0, -4));
+    await h.relay.api().put('/api/v1/me/provider-tokens/anthropic').set(user.auth).send({ token: anthropicToken }).expect(200);
+    const list = await h.relay.api().get('/api/v1/me/provider-tokens').set(user.auth);
+    expect(list.status).to.equal(200);
+    expect(list.body.items.map((t: { provider: string; lastFour: string }) => [t.provider, t.lastFour])).to.deep.equal([['anthropic', anthropicToken.slice(-4)], ['openai', token.slice(-4)]]);
+    expect(list.text).not.to.contain(token.slice(0, -4));
+    expect(list.text).not.to.contain(anthropicToken.slice(0, -4));
+    // At rest: AES-256-GCM, no plaintext in the row.
+    const row = await h.relay.container.platform.db('provider_tokens').where({ user_id: user.id, provider: 'openai' }).first();
+    expect(row.token_enc.includes(Buffer.from(token))).to.equal(false);
+    // Another user sees none of it.
+    const other = await createUser('byok-other');
+    expect((await h.relay.api().get('/api/v1/me/provider-tokens').set(other.auth)).body.items).to.deep.equal([]);
+    // Bad input is refused with a field error.
+    const bad = await h.relay.api().put('/api/v1/me/provider-tokens/openai').set(user.auth).send({ token: `${token} with spaces` });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).to.deep.equal(['body.token']);
+    expect(bad.text, 'a refused token is not echoed').not.to.contain(token);
+    expect((await h.relay.api().put('/api/v1/me/provider-tokens/mistral').set(user.auth).send({ token })).status).to.equal(400);
+  });
+
+  it('serves the user\'s chats instead of the platform key (OpenAI and Anthropic), and only theirs', async () => {
+    const res = await h.relay.api().post(`/api/v1/chats/${await chatWith(h, user, 'with my own key')}/completions`).set(user.auth).send({ model: 'openai/gpt-4o-mini' });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    expect(res.body.tokenSource).to.equal('user');
+    expect(h.fake.authorizations.at(-1)).to.equal(`Bearer ${token}`);
+    const claude = await h.relay.api().post(`/api/v1/chats/${await chatWith(h, user, 'claude too')}/completions`).set(user.auth).send({ model: 'anthropic/claude-haiku-4-5' });
+    expect(claude.status).to.equal(201);
+    expect(h.fake.authorizations.at(-1)).to.equal(`x-api-key ${anthropicToken}`);
+    const models = (await h.relay.api().get('/api/v1/models').set(user.auth)).body.items;
+    expect(models.find((m: { id: string }) => m.id === 'openai/gpt-4o-mini').credential).to.equal('user');
+    expect(models.find((m: { id: string }) => m.id === 'xai/grok-3-mini').credential).to.equal('platform');
+
+    const other = await createUser('byok-bystander');
+    await buyCredit(h, other);
+    const theirs = await h.relay.api().post(`/api/v1/chats/${await chatWith(h, other, 'platform key for me')}/completions`).set(other.auth).send({ model: 'openai/gpt-4o-mini' });
+    expect(theirs.body.tokenSource).to.equal('platform');
+    expect(h.fake.authorizations.at(-1)).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
+  });
+
+  it('serves the user\'s live relay calls (/v1 with their cus_live_ key); test keys keep the test credential', async () => {
+    const live = await createKey(h, user);
+    const client = new OpenAI({ apiKey: live.key, baseURL: h.baseUrl, maxRetries: 0 });
+    const completion = await client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'relay with my key' }] });
+    expect(completion.choices[0].message.content).to.equal('You said: relay with my key');
+    expect(h.fake.authorizations.at(-1)).to.equal(`Bearer ${token}`);
+    const stream = await client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'stream with my key' }], stream: true });
+    for await (const chunk of stream) void chunk;
+    expect(h.fake.authorizations.at(-1)).to.equal(`Bearer ${token}`);
+    const test = await createKey(h, user, { environment: 'test' });
+    await new OpenAI({ apiKey: test.key, baseURL: h.baseUrl, maxRetries: 0 }).chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'test key' }] });
+    expect(h.fake.authorizations.at(-1)).to.equal(`Bearer ${TEST_PROVIDER_KEY}`);
+  });
+
+  it('DELETE removes it: the platform key serves the user again; a second DELETE is 404', async () => {
+    expect((await h.relay.api().delete('/api/v1/me/provider-tokens/openai').set(user.auth)).status).to.equal(204);
+    expect((await h.relay.api().delete('/api/v1/me/provider-tokens/openai').set(user.auth)).status).to.equal(404);
+    const res = await h.relay.api().post(`/api/v1/chats/${await chatWith(h, user, 'back to the platform')}/completions`).set(user.auth).send({ model: 'openai/gpt-4o-mini' });
+    expect(res.body.tokenSource).to.equal('platform');
+    expect(h.fake.authorizations.at(-1)).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
+    expect((await h.relay.api().get('/api/v1/me/provider-tokens').set(user.auth)).body.items.map((t: { provider: string }) => t.provider)).to.deep.equal(['anthropic']);
+    expect(await h.relay.container.platform.db('provider_tokens').where({ user_id: user.id, provider: 'openai' }).first()).to.equal(undefined);
+  });
+});
