@@ -6,6 +6,7 @@ import type { ArtifactStorage } from './storage.js';
 import { createStorage } from './storage-factory.js';
 import type { Config } from '../config.js';
 import { createDb, type Knex, type ListingReads } from './db.js';
+import { createDbNotifications, type DbNotifications } from './db-notifications.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queues.js';
@@ -22,6 +23,8 @@ export interface Platform {
   db: Knex;
   /** Listing reads that tolerate replica lag (DATABASE_READ_URL); `db` itself when that is unset. See ListingReads. */
   readDb: ListingReads;
+  /** LISTEN/NOTIFY on the primary; the connection opens on the first subscription. */
+  notifications: DbNotifications;
   redis: Redis;
   /** BullMQ's producer connection (queues never block, but BullMQ wants its own client). */
   queueConnection: Redis;
@@ -110,6 +113,7 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
     logger,
     db,
     readDb,
+    notifications: createDbNotifications({ databaseUrl: config.databaseUrl, logger }),
     redis,
     queueConnection,
     queues: createQueues(queueConnection, config.queuePrefix),
@@ -129,6 +133,7 @@ export async function closePlatform(platform: Platform): Promise<void> {
   platform.redis.disconnect();
   platform.queueConnection.disconnect();
   platform.artifacts.close?.();
+  await platform.notifications.close();
   if (platform.readDb !== platform.db) await platform.readDb.destroy();
   await platform.db.destroy();
 }
