@@ -10,6 +10,7 @@ import { createOperationMatcher, type OperationMatch } from './platform/http/ope
 import { createRequestContext, staticSecurityHeaders } from './platform/http/request-context.js';
 import { createRequestValidation } from './platform/http/request-validation.js';
 import { toProblem } from './platform/http/problem.js';
+import { inSequence } from './platform/http/sequence.js';
 import { systemRoutes } from './platform/http/system-routes.js';
 import type { Handler, RouteTable } from './platform/platform.js';
 
@@ -35,7 +36,7 @@ export function createApp(container: Container): express.Express {
   app.set('trust proxy', /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   app.set('query parser', 'extended');
 
-  app.use(createRequestContext({
+  const requestContext = createRequestContext({
     logger,
     metrics,
     headers: staticSecurityHeaders({
@@ -45,7 +46,8 @@ export function createApp(container: Container): express.Express {
     }),
     quietPaths: new Set(['/healthz', '/metrics']),
     loggedPath,
-  }));
+    requestPrototype: app.request,
+  });
 
   // Handlers by operationId: the platform's, then each module's.
   const schemes: Record<string, SchemeResolver> = config.metricsToken ? { metricsToken: metricsTokenScheme(config.metricsToken) } : {};
@@ -73,13 +75,7 @@ export function createApp(container: Container): express.Express {
     onDenied: async (denial) => { for (const observe of deniedObservers) await observe(denial); },
   });
 
-  app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
-  // Method + path -> operation, once; an unknown path is 404 and a known path with another
-  // method 405 here, before any principal is looked up.
-  app.use(matcher.resolveOperation);
-  // Authentication before validation: without a valid token every protected route answers 401.
-  app.use(authorization.authenticate);
-  app.use(createRequestValidation({
+  const requestValidation = createRequestValidation({
     apiSpec: document as never,
     // allErrors so a 400 lists every bad field at once (RFC 9457 `errors`); the cost ajv warns
     // about is bounded by CUSTOS_BODY_LIMIT_BYTES and the spec's maxLength/maxItems.
@@ -89,16 +85,28 @@ export function createApp(container: Container): express.Express {
     validateFormats: true,
     formats: strictFormats,
     fileUploader: false,
-  }));
-  app.use(authorization.ensureAuthorized);
-
-  // Dispatch by the resolved operation: one map lookup instead of a walk over one Express route
-  // per operation. req.params is set here because Express resets it for every middleware.
-  app.use(async (req: Request, res: Response) => {
-    const match = req.operationMatch!;
-    req.params = match.params;
-    await handlers.get(match.operation.operationId)!(req, res);
   });
+
+  // Every request's steps, in this order, as one Express layer (sequence.ts): an error in any
+  // step skips the rest and goes to the error handler below.
+  app.use(inSequence([
+    requestContext,
+    express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }),
+    // Method + path -> operation, once; an unknown path is 404 and a known path with another
+    // method 405 here, before any principal is looked up.
+    matcher.resolveOperation,
+    // Authentication before validation: without a valid token every protected route answers 401.
+    authorization.authenticate,
+    requestValidation,
+    authorization.ensureAuthorized,
+    // Dispatch by the resolved operation: one map lookup instead of a walk over one Express route
+    // per operation. req.params is set here because Express resets it for every middleware.
+    async (req: Request, res: Response) => {
+      const match = req.operationMatch!;
+      req.params = match.params;
+      await handlers.get(match.operation.operationId)!(req, res);
+    },
+  ]));
 
   app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const shape = errorShapes.find((s) => req.path.startsWith(s.pathPrefix));

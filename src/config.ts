@@ -118,6 +118,7 @@ const settings = {
   CUSTOS_BCRYPT_COST: { doc: 'bcrypt cost for passwords; values below 12 are refused.', default: '12', parse: integer(12, 16) },
   CUSTOS_SESSION_TTL_HOURS: { doc: 'Absolute lifetime of a login session.', default: '12', parse: integer(1, 24 * 90) },
   CUSTOS_SESSION_IDLE_MINUTES: { doc: 'A session unused this long expires.', default: '30', parse: integer(1, 24 * 60) },
+  CUSTOS_SESSION_CACHE_TTL_MS: { doc: 'How long an API process may answer from what a session token resolved to, without reading the database again (0: never cache). A revocation, lock or deletion request still takes effect at once: every replica drops the entry when the database announces the change (LISTEN/NOTIFY on the primary), and nothing is cached while that subscription is down.', default: '5000', parse: integer(0, 60_000) },
   CUSTOS_SESSION_PURGE_AFTER_MINUTES: { doc: 'A revoked, expired or idle-expired session is deleted this long after it ended (the scheduler checks every 15 minutes).', default: '60', parse: integer(0, 30 * 24 * 60) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT: { doc: 'Failed logins per account within the window before 429.', default: '5', parse: integer(1) },
   CUSTOS_LOGIN_MAX_FAILURES_PER_IP: { doc: 'Failed logins per client IP within the window before 429.', default: '20', parse: integer(1) },
@@ -245,7 +246,7 @@ export interface Config {
   apiKeyPepper: Buffer;
   signingKeyPem: string;
   bcryptCost: number;
-  session: { ttlHours: number; idleMinutes: number; purgeAfterMinutes: number };
+  session: { ttlHours: number; idleMinutes: number; purgeAfterMinutes: number; cacheTtlMs: number };
   loginLimits: { perAccount: number; perIp: number; windowSeconds: number };
   registrationLimits: { perIp: number; perEmail: number; windowSeconds: number };
   totpIssuer: string;
@@ -441,7 +442,7 @@ export function loadConfig(env: Env = process.env, devSecrets: Env = {}): Config
     apiKeyPepper: secret('CUSTOS_API_KEY_PEPPER'),
     signingKeyPem: secret('CUSTOS_SIGNING_KEY'),
     bcryptCost: read(env, 'CUSTOS_BCRYPT_COST')!,
-    session: { ttlHours: read(env, 'CUSTOS_SESSION_TTL_HOURS')!, idleMinutes: read(env, 'CUSTOS_SESSION_IDLE_MINUTES')!, purgeAfterMinutes: read(env, 'CUSTOS_SESSION_PURGE_AFTER_MINUTES')! },
+    session: { ttlHours: read(env, 'CUSTOS_SESSION_TTL_HOURS')!, idleMinutes: read(env, 'CUSTOS_SESSION_IDLE_MINUTES')!, purgeAfterMinutes: read(env, 'CUSTOS_SESSION_PURGE_AFTER_MINUTES')!, cacheTtlMs: read(env, 'CUSTOS_SESSION_CACHE_TTL_MS')! },
     loginLimits: {
       perAccount: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_ACCOUNT')!,
       perIp: read(env, 'CUSTOS_LOGIN_MAX_FAILURES_PER_IP')!,

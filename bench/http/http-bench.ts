@@ -75,34 +75,62 @@ await waitFor(`http://127.0.0.1:${BARE_PORT}/healthz`);
 const me = await fetch(`http://127.0.0.1:${CUSTOS_PORT}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 if (me.status !== 200) throw new Error(`GET /api/v1/me answered ${me.status}`);
 
-interface Target { name: string; url: string; headers: string[] }
+interface Target { name: string; url: string; headers: string[]; server: ChildProcess }
 const targets: Target[] = [
-  { name: 'bare Express /healthz', url: `http://127.0.0.1:${BARE_PORT}/healthz`, headers: [] },
-  { name: 'Custos /healthz', url: `http://127.0.0.1:${CUSTOS_PORT}/healthz`, headers: [] },
-  { name: 'Custos GET /api/v1/me (session)', url: `http://127.0.0.1:${CUSTOS_PORT}/api/v1/me`, headers: ['-H', `Authorization: Bearer ${token}`] },
+  { name: 'bare Express /healthz', url: `http://127.0.0.1:${BARE_PORT}/healthz`, headers: [], server: bare },
+  { name: 'Custos /healthz', url: `http://127.0.0.1:${CUSTOS_PORT}/healthz`, headers: [], server: custos },
+  { name: 'Custos GET /api/v1/me (session)', url: `http://127.0.0.1:${CUSTOS_PORT}/api/v1/me`, headers: ['-H', `Authorization: Bearer ${token}`], server: custos },
 ];
 
-function wrk(target: Target, seconds: number) {
+// CPU time (user + system) of a process, in seconds, from /proc: on a shared machine, CPU per
+// request moves much less with other people's load than requests per second do.
+const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+const cpuSeconds = (pid: number) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  } catch {
+    return 0; // exited
+  }
+};
+// The PostgreSQL backends serving the benchmark's database (the server's pool), by pid.
+const observer = createDb(withDatabaseName(base, 'postgres'), 1);
+const backendCpu = async () => {
+  const { rows } = await observer.raw('SELECT pid FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()', [DB]);
+  return new Map<number, number>(rows.map((r: { pid: number }) => [r.pid, cpuSeconds(r.pid)]));
+};
+
+async function wrk(target: Target, seconds: number) {
+  const serverBefore = cpuSeconds(target.server.pid!);
+  const pgBefore = await backendCpu();
   const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...target.headers, target.url], { encoding: 'utf8' });
+  const serverCpu = cpuSeconds(target.server.pid!) - serverBefore;
+  let pgCpu = 0;
+  for (const [pid, cpu] of await backendCpu()) pgCpu += cpu - (pgBefore.get(pid) ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '?';
   const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?';
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx) throw new Error(`${target.name}: ${non2xx} non-2xx responses`);
-  return { rps, p50, p99 };
+  // µs of CPU per request: the server process, and PostgreSQL's backends for it.
+  return { rps, p50, p99, serverUs: (serverCpu / requests) * 1e6, pgUs: (pgCpu / requests) * 1e6 };
 }
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 // Warm up every target (JIT, session cache) before anything is recorded.
-for (const target of targets) wrk(target, 2);
-const rounds: Array<{ load: string; results: Array<ReturnType<typeof wrk>> }> = [];
+for (const target of targets) await wrk(target, 2);
+const rounds: Array<{ load: string; results: Array<Awaited<ReturnType<typeof wrk>>> }> = [];
 for (let round = 0; round < ROUNDS; round += 1) {
   const load = loadavg();
-  rounds.push({ load, results: targets.map((target) => wrk(target, SECONDS)) });
-  process.stdout.write(`round ${round + 1}: ${rounds[round].results.map((r, i) => `${targets[i].name} ${r.rps.toFixed(0)}/s`).join(', ')} (load ${load})\n`);
+  const results = [];
+  for (const target of targets) results.push(await wrk(target, SECONDS));
+  rounds.push({ load, results });
+  process.stdout.write(`round ${round + 1}: ${rounds[round].results.map((r, i) => `${targets[i].name} ${r.rps.toFixed(0)}/s (${r.serverUs.toFixed(0)}+${r.pgUs.toFixed(0)} µs CPU)`).join(', ')} (load ${load})\n`);
 }
 await stop(custos);
 await stop(bare);
+await observer.destroy();
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const ratio = (round: (typeof rounds)[number], i: number) => round.results[i].rps / round.results[0].rps;
@@ -114,6 +142,13 @@ const lines = [
   `| --- | --- | ${targets.map(() => '---').join(' | ')} | --- | --- |`,
   ...rounds.map((r, n) => `| ${n + 1} | ${r.load} | ${r.results.map((x) => `${x.rps.toFixed(0)} (${x.p50}, ${x.p99})`).join(' | ')} | ${ratio(r, 1).toFixed(2)}× | ${ratio(r, 2).toFixed(2)}× |`),
   `| **median** | | ${targets.map((_, i) => `**${median(rounds.map((r) => r.results[i].rps)).toFixed(0)}**`).join(' | ')} | **${median(rounds.map((r) => ratio(r, 1))).toFixed(2)}×** | **${median(rounds.map((r) => ratio(r, 2))).toFixed(2)}×** |`,
+  '',
+  'CPU per request (µs, user + system, from /proc; medians of the rounds): the server process, and PostgreSQL backends serving it.',
+  '',
+  `| | ${targets.map((t) => t.name).join(' | ')} |`,
+  `| --- | ${targets.map(() => '---').join(' | ')} |`,
+  `| server process | ${targets.map((_, i) => median(rounds.map((r) => r.results[i].serverUs)).toFixed(0)).join(' | ')} |`,
+  `| PostgreSQL backends | ${targets.map((_, i) => median(rounds.map((r) => r.results[i].pgUs)).toFixed(0)).join(' | ')} |`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('bench/results', { recursive: true });

@@ -2,7 +2,7 @@
 // Needs zip, gpg and psql for the floor (`sh bench/setup.sh` installs them).
 // Run: npx tsx bench/privacy/privacy-bench.ts [--part all|export|deletion] [--messages 50000,100000] [--files 200]
 //        [--rows 1000000] [--runs 3] [--batch ROWS] [--pause MS] [--out bench/results/privacy.md] [--cpu-prof DIR]
-//        [--worker-flags='--max-old-space-size=128']
+//        [--worker-flags='--max-old-space-size=128'] [--db NAME] [--reuse]
 // 1. Export of a user with N messages and F files, run by a separate
 //    `custos worker` process (node --import tsx src/cli.ts worker): plaintext MB/s from the
 //    request's started/completed times, and the worker's peak RSS read from /proc/<pid>/status
@@ -16,7 +16,7 @@
 import { execSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { freemem, totalmem, cpus } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { migrateDatabase } from '../../src/platform/db-roles.js';
@@ -34,29 +34,61 @@ const OUT = arg('out', 'bench/results/privacy.md');
 const BATCH = arg('batch', '');
 const PAUSE = arg('pause', '');
 const CPU_PROF = arg('cpu-prof', '');
-/** Extra node flags for the worker only, e.g. --worker-flags=--max-old-space-size=128 (to tell garbage from live memory). */
-const WORKER_FLAGS = (process.argv.find((a) => a.startsWith('--worker-flags=')) ?? '').slice('--worker-flags='.length).split(' ').filter(Boolean);
-const DB = 'custos_bench_privacy';
+/** Node flags for the worker only; by default the heap docker-compose.yml gives the worker role (docs/operations.md). `--worker-flags=` runs it without. */
+const DEFAULT_WORKER_FLAGS = '--max-old-space-size=128 --max-semi-space-size=2';
+const WORKER_FLAGS = (process.argv.find((a) => a.startsWith('--worker-flags='))?.slice('--worker-flags='.length) ?? DEFAULT_WORKER_FLAGS).split(' ').filter(Boolean);
+/** --db NAME: its own database and Redis prefix, so two checkouts can run the bench at the same time. */
+const DB = arg('db', 'custos_bench_privacy');
+/** --reuse: keep the database and its seeded users between invocations (seeding 1M messages takes minutes on this machine). */
+const REUSE = process.argv.includes('--reuse');
+const SEEDS = `.local/${DB}-seeds.json`;
+/** With --reuse the master keys must outlive the process too, or the kept data keys could not be opened. */
+const SECRETS = `.local/${DB}-secrets.json`;
+const reusable = REUSE && existsSync(SECRETS);
+const secrets = () => {
+  const file = SECRETS;
+  if (reusable) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const made = generateSecrets();
+  mkdirSync('.local', { recursive: true });
+  if (REUSE) writeFileSync(file, JSON.stringify(made), { mode: 0o600 });
+  return made;
+};
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
 const url = withDatabaseName(base, DB);
-Object.assign(process.env, { NODE_ENV: 'test', DATABASE_URL: url, CUSTOS_QUEUE_PREFIX: 'custos_bench_privacy', CUSTOS_LOG_LEVEL: 'silent', CUSTOS_ARTIFACT_DIR: '.local/bench-artifacts', CUSTOS_DELETION_GRACE_DAYS: '0', ...generateSecrets() });
+Object.assign(process.env, { NODE_ENV: 'test', DATABASE_URL: url, CUSTOS_QUEUE_PREFIX: DB, CUSTOS_LOG_LEVEL: 'silent', CUSTOS_ARTIFACT_DIR: '.local/bench-artifacts', CUSTOS_DELETION_GRACE_DAYS: '0', ...secrets() });
 
 const admin = createDb(withDatabaseName(base, 'postgres'), 1);
-await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
-await admin.raw(`CREATE DATABASE "${DB}"`);
+const exists = (await admin.raw('SELECT 1 FROM pg_database WHERE datname = ?', [DB])).rows.length > 0;
+if (!reusable || !exists) {
+  await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
+  await admin.raw(`CREATE DATABASE "${DB}"`);
+  writeFileSync(SEEDS, '{}');
+}
 await admin.destroy();
 await migrateDatabase(loadConfig(process.env)); // owner connection; it also creates the runtime role
 const c = createContainer(loadConfig({ ...process.env, ...(BATCH ? { CUSTOS_DELETION_BATCH_ROWS: BATCH } : {}), ...(PAUSE ? { CUSTOS_DELETION_PAUSE_MS: PAUSE } : {}) }));
 const { deletionBatchRows, deletionPauseMs } = c.platform.config.privacy;
 const { db, fieldCipher, queues, redis } = c.platform;
-for (const key of await redis.keys('custos_bench_privacy:*')) await redis.del(key);
+for (const key of await redis.keys(`${DB}:*`)) await redis.del(key);
 const chat = (c as unknown as { chat: Record<string, (...a: any[]) => Promise<any>> }).chat;
 
-async function seedUser(label: string, messages: number, files: number) {
+async function seedUser(label: string, messages: number, files: number): Promise<{ user: { id: string }; chatId: string }> {
+  const seeds = JSON.parse(existsSync(SEEDS) ? readFileSync(SEEDS, 'utf8') : '{}') as Record<string, { user: { id: string }; chatId: string }>;
+  const name = `${label}:${messages}:${files}`;
+  const seeded = REUSE && messages > 0 ? seeds[name] : undefined;
+  if (seeded && Number((await db('messages').where({ user_id: seeded.user.id }).count({ n: '*' }))[0].n) === messages) return seeded;
+  const made = await seedNewUser(label, messages, files);
+  if (REUSE) writeFileSync(SEEDS, JSON.stringify({ ...seeds, [name]: { user: { id: made.user.id }, chatId: made.chatId } }));
+  return made;
+}
+
+async function seedNewUser(label: string, messages: number, files: number) {
   const user = await c.accounts.register(`${label}-${randomUUID()}@bench.test`, `Bench-password-${randomUUID()}`);
   const conversation = await chat.createChat(user.id, `${label} chat`);
   const random = prng(messages + files);
   for (let i = 0; i < messages; i += 2000) {
+    // One key lookup first (the key cache lasts a minute): 2,000 concurrent cold lookups exhausted the pool on a loaded machine.
+    await fieldCipher.encryptText(user.id, { table: 'messages', column: 'content_enc', rowId: randomUUID() }, 'warm');
     const rows = await Promise.all(Array.from({ length: Math.min(2000, messages - i) }, async (_, k) => {
       const id = randomUUID();
       const role = (i + k) % 2 ? 'assistant' : 'user';
@@ -65,6 +97,8 @@ async function seedUser(label: string, messages: number, files: number) {
     await db('messages').insert(rows);
   }
   for (let i = 0; i < files; i += 1) await chat.uploadFile(user.id, await libraryFile(random, i));
+  // Statistics as autovacuum would have them on a live system; without, the planner sorts each page.
+  await db.raw('ANALYZE messages');
   return { user, chatId: conversation.id };
 }
 
@@ -74,6 +108,7 @@ const load = () => execSync('uptime').toString().trim().replace(/^.*load average
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 say(`# Privacy benchmark\n\nCommand: \`npx tsx bench/privacy/privacy-bench.ts --part ${PART} --messages ${SIZES.join(',')} --files ${FILES} --rows ${ROWS} --runs ${RUNS}${BATCH ? ` --batch ${BATCH}` : ''}${PAUSE ? ` --pause ${PAUSE}` : ''}\``);
+say(`Worker: \`node ${WORKER_FLAGS.join(' ')} --import tsx src/cli.ts worker\`.`);
 say(`Machine: nproc ${cpus().length}, memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB (free ${(freemem() / 2 ** 30).toFixed(1)} GiB), shared with other engineers' test runs. ${new Date().toISOString()}\n`);
 
 // ---- export, in a separate worker process ----
@@ -83,9 +118,14 @@ const status = (pid: number) => {
   return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
 };
 
+/** Workers still running; killed if the bench dies, or a left-over worker would take the next run's jobs. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => { for (const child of live) child.kill('SIGKILL'); });
 async function startWorker(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...WORKER_FLAGS, ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), '--import', 'tsx', 'src/cli.ts', 'worker'], { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
   // Idle means started and settled: the workers connect within a second or two on this machine.
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   await sleep(5000);
   if (child.exitCode !== null) throw new Error('worker exited');
   return child;
@@ -101,6 +141,8 @@ async function exportOnce(messages: number, exporter: Awaited<ReturnType<typeof 
   const idle = status(worker.pid!);
   // The row is written directly (the HTTP path re-authenticates with a password) and enqueued as the API does.
   const id = randomUUID();
+  // With --reuse, a request an interrupted earlier run left open would block this one (one running export per user).
+  await db('privacy_requests').where({ user_id: exporter.user.id, type: 'export' }).whereNotIn('state', ['completed', 'failed', 'expired']).update({ state: 'failed' });
   await db('privacy_requests').insert({ id, user_id: exporter.user.id, type: 'export', state: 'received', due_at: new Date(Date.now() + 30 * 86_400_000),
     passphrase_enc: await fieldCipher.encryptText(exporter.user.id, { table: 'privacy_requests', column: 'passphrase_enc', rowId: id }, 'bench passphrase 123') });
   const loadAt = load();
@@ -197,6 +239,8 @@ if (PART === 'all' || PART === 'deletion') {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(OUT, `${lines.join('\n')}\n`);
 await c.close();
-const cleanup = createDb(withDatabaseName(base, 'postgres'), 1);
-await cleanup.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
-await cleanup.destroy();
+if (!REUSE) {
+  const cleanup = createDb(withDatabaseName(base, 'postgres'), 1);
+  await cleanup.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
+  await cleanup.destroy();
+}

@@ -6,6 +6,7 @@ import type { ArtifactStorage } from './storage.js';
 import { createStorage } from './storage-factory.js';
 import type { Config } from '../config.js';
 import { createDb, type Knex, type ListingReads } from './db.js';
+import { createDbNotifications, type DbNotifications } from './db-notifications.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queues.js';
@@ -22,6 +23,8 @@ export interface Platform {
   db: Knex;
   /** Listing reads that tolerate replica lag (DATABASE_READ_URL); `db` itself when that is unset. See ListingReads. */
   readDb: ListingReads;
+  /** LISTEN/NOTIFY on the primary; the connection opens on the first subscription. */
+  notifications: DbNotifications;
   redis: Redis;
   /** BullMQ's producer connection (queues never block, but BullMQ wants its own client). */
   queueConnection: Redis;
@@ -77,7 +80,17 @@ export interface ErrorShape {
  */
 export interface PersonalDataProvider {
   /** Collections written as <name>.json in the export, each row decrypted and JSON-ready. */
-  collections: Array<{ name: string; description: string; rows: (userId: string) => AsyncIterable<Record<string, unknown>> }>;
+  collections: Array<{
+    name: string;
+    description: string;
+    rows: (userId: string) => AsyncIterable<Record<string, unknown>>;
+    /**
+     * Optional fast path for big collections: the same rows already serialised, each item one or
+     * more JSON objects joined by ",\n" (no leading or trailing separator), byte for byte what
+     * JSON.stringify of `rows` would give. The export writes these instead of `rows`.
+     */
+    json?: (userId: string) => AsyncIterable<{ chunks: Buffer[]; rows: number }>;
+  }>;
   /** Binary files (e.g. uploaded originals) written under files/ in the export. */
   files?: (userId: string) => AsyncIterable<{ path: string; size: number; open: () => Promise<Readable> }>;
   /** Deletes what the module stores outside PostgreSQL for the user; returns how many objects. Must be repeatable. */
@@ -100,6 +113,7 @@ export function createPlatform(config: Config, logger: Logger = createLogger(con
     logger,
     db,
     readDb,
+    notifications: createDbNotifications({ databaseUrl: config.databaseUrl, logger }),
     redis,
     queueConnection,
     queues: createQueues(queueConnection, config.queuePrefix),
@@ -119,6 +133,7 @@ export async function closePlatform(platform: Platform): Promise<void> {
   platform.redis.disconnect();
   platform.queueConnection.disconnect();
   platform.artifacts.close?.();
+  await platform.notifications.close();
   if (platform.readDb !== platform.db) await platform.readDb.destroy();
   await platform.db.destroy();
 }

@@ -53,6 +53,18 @@ describe('chat: personal data for exports and deletion', () => {
     expect(messages.some((m) => m.content === 'not yours')).to.equal(false);
   });
 
+  it('offers the messages pre-serialised across pages, byte for byte the JSON of its rows', async function () {
+    this.timeout(60_000);
+    const messages = provider().collections.find((c) => c.name === 'messages')!;
+    const pages: Buffer[] = [];
+    let rows = 0;
+    for await (const page of messages.json!(user.id)) { pages.push(Buffer.concat(page.chunks)); rows += page.rows; }
+    expect(pages).to.have.length(2); // 1,000 + 203
+    expect(rows).to.equal(1203);
+    const expected = (await collect('messages', user.id)).map((m) => JSON.stringify(m)).join(',\n');
+    expect(Buffer.concat(pages.flatMap((p, i) => (i ? [Buffer.from(',\n'), p] : [p]))).toString('utf8')).to.equal(expected);
+  });
+
   it('yields chats, files with extracted text, folders, assistants and transactions', async () => {
     expect((await collect('chats', user.id)).map((c) => [c.title, c.messageCount])).to.deep.equal([['Long chat', 1203]]);
     const [file] = await collect('files', user.id);

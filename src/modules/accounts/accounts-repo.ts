@@ -39,6 +39,37 @@ const toSession = (row: SessionRow): SessionRecord => ({
   expiresAt: row.expires_at,
 });
 
+/**
+ * The per-request lookup, as one fixed statement per kind: a live session and its owner's whole
+ * row in one round trip (GET /me answers from it), whether the idle clock is due a touch (most
+ * requests write nothing), and how long the session has left (absolute or idle expiry, by the
+ * database's clock), which bounds how long it may be cached.
+ */
+const liveSessionSql: Record<AccountKind, string> = Object.fromEntries((['user', 'staff'] as const).map((kind) => [kind, `
+  SELECT s.id, s.user_id, s.staff_id, s.data_enc, s.factors, s.created_at, s.last_seen_at, s.expires_at,
+    a.id AS a_id, a.email AS a_email, a.password_hash AS a_password_hash, a.totp_secret_enc AS a_totp_secret_enc,
+    a.totp_confirmed_at AS a_totp_confirmed_at, a.totp_last_step AS a_totp_last_step, a.created_at AS a_created_at,
+    ${kind === 'user'
+    // A locked user's sessions stop at once, even one created in a race with the lock's revocation.
+    ? `a.status AS a_status, NULL AS a_role, NULL AS a_disabled_at, a.status = 'locked' AS disabled`
+    : 'NULL AS a_status, a.role AS a_role, a.disabled_at AS a_disabled_at, a.disabled_at IS NOT NULL AS disabled'},
+    s.last_seen_at < now() - interval '1 minute' AS touch_due,
+    floor(extract(epoch FROM least(s.expires_at, s.last_seen_at + make_interval(mins => ?)) - now()) * 1000) AS live_ms
+  FROM sessions s JOIN ${accountTable(kind)} a ON a.id = s.${ownerColumn(kind)}
+  WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > now()
+    AND s.last_seen_at > now() - make_interval(mins => ?)
+  LIMIT 1`])) as Record<AccountKind, string>;
+
+export interface LiveSession {
+  session: SessionRecord;
+  owner: SessionOwner;
+  /** The owner's row as read with the session. */
+  account: Account;
+  touchDue: boolean;
+  /** Milliseconds until the session expires (absolute or idle), by the database's clock. */
+  liveMs: number;
+}
+
 export function createAccountsRepo(db: Knex) {
   return {
     async insertUser(email: string, passwordHash: string): Promise<Account | null> {
@@ -116,24 +147,22 @@ export function createAccountsRepo(db: Knex) {
      * The per-request lookup: a live session of `kind` and what authorization needs of its owner,
      * in one round trip, plus whether the idle clock is due a touch (most requests write nothing).
      */
-    async findLiveSessionWithOwner(kind: AccountKind, tokenHash: Buffer, idleMinutes: number): Promise<{ session: SessionRecord; owner: SessionOwner; touchDue: boolean } | null> {
-      const ownerColumns = kind === 'user'
-        // A locked user's sessions stop at once, even one created in a race with the lock's revocation.
-        ? ['a.email', 'a.status', db.raw(`a.status = 'locked' AS disabled`)]
-        : ['a.email', 'a.role', db.raw('a.disabled_at IS NOT NULL AS disabled')];
-      const row = await db('sessions as s').join(`${accountTable(kind)} as a`, 'a.id', `s.${ownerColumn(kind)}`)
-        .where('s.token_hash', tokenHash).whereNull('s.revoked_at')
-        .andWhere('s.expires_at', '>', db.fn.now())
-        .andWhere('s.last_seen_at', '>', db.raw(`now() - make_interval(mins => ?)`, [idleMinutes]))
-        .first('s.*', ...ownerColumns,
-          db.raw('a.totp_confirmed_at IS NOT NULL AS totp_confirmed'),
-          db.raw(`s.last_seen_at < now() - interval '1 minute' AS touch_due`));
+    async findLiveSessionWithOwner(kind: AccountKind, tokenHash: Buffer, idleMinutes: number): Promise<LiveSession | null> {
+      const { rows } = await db.raw(liveSessionSql[kind], [idleMinutes, tokenHash, idleMinutes]);
+      const row = rows[0];
       if (!row) return null;
       const session = toSession(row);
+      const account = toAccount(kind, {
+        id: row.a_id, email: row.a_email, password_hash: row.a_password_hash, totp_secret_enc: row.a_totp_secret_enc,
+        totp_confirmed_at: row.a_totp_confirmed_at, totp_last_step: row.a_totp_last_step, created_at: row.a_created_at,
+        status: row.a_status ?? undefined, role: row.a_role ?? undefined, disabled_at: kind === 'staff' ? row.a_disabled_at : undefined,
+      });
       return {
         session,
-        owner: { id: session.ownerId, email: row.email, status: row.status, role: row.role, totpConfirmed: row.totp_confirmed, disabled: row.disabled },
+        owner: { id: account.id, email: account.email, status: account.status, role: account.role, totpConfirmed: account.totpConfirmedAt !== null, disabled: row.disabled },
+        account,
         touchDue: row.touch_due,
+        liveMs: Number(row.live_ms),
       };
     },
 

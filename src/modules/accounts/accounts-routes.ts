@@ -17,7 +17,8 @@ const loginInput = (req: Request) => ({
 const credentials = (req: Request) => ({ password: req.body.password, totp: req.body.totp, recoveryCode: req.body.recoveryCode });
 const sessionBody = (result: LoginResult) => ({ token: result.token, sessionId: result.sessionId, expiresAt: result.expiresAt.toISOString() });
 
-export function accountsRoutes(accounts: AccountsService): RouteTable {
+/** `sessionAccount`: the owner's row as authentication read it for this request, if it did. */
+export function accountsRoutes(accounts: AccountsService, sessionAccount: (req: Request) => Account | undefined = () => undefined): RouteTable {
   const userView = async (account: Account) => ({
     id: account.id,
     email: account.email,
@@ -50,7 +51,9 @@ export function accountsRoutes(accounts: AccountsService): RouteTable {
       res.status(204).end();
     },
     getMe: async (req, res) => {
-      res.json(await userView(await accounts.getAccount('user', requireUser(req).userId)));
+      const { userId } = requireUser(req);
+      const read = sessionAccount(req);
+      res.json(await userView(read?.id === userId ? read : await accounts.getAccount('user', userId)));
     },
     listMySessions: async (req, res) => {
       const user = requireUser(req);

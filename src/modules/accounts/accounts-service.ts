@@ -13,6 +13,7 @@ import type { RegistrationLimit } from './registration-limit.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
 import { SecondFactorError, type TwoFactorService } from './two-factor-service.js';
 import type { createSessionPurge } from './session-purge.js';
+import type { SessionCache } from './session-cache.js';
 
 type SessionPurge = ReturnType<typeof createSessionPurge>;
 
@@ -27,7 +28,15 @@ type Deps = {
   registrationLimit: RegistrationLimit;
   session: { ttlHours: number; idleMinutes: number };
   sessionPurge: SessionPurge;
+  /** Resolutions kept for a few seconds (session-cache.ts); absent: every request reads the database. */
+  sessionCache?: SessionCache<ResolvedSession>;
 };
+
+/** A bearer token resolved: the principal auth.ts decides on, and the owner's row read with it. */
+export interface ResolvedSession {
+  principal: Principal;
+  account: Account;
+}
 
 export interface LoginInput {
   email: string;
@@ -58,9 +67,10 @@ const rejectUnreadable = (error: unknown): null => {
   throw error;
 };
 const sessionLocation = (sessionId: string) => ({ table: 'sessions', column: 'data_enc', rowId: sessionId });
+const sessionKey = (kind: AccountKind, tokenHash: Buffer) => `${kind}:${tokenHash.toString('base64')}`;
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session, sessionPurge }: Deps) {
+export function createAccountsService({ repo, fieldCipher, passwords, twoFactor, throttle, registrationLimit, session, sessionPurge, sessionCache }: Deps) {
   async function startSession(account: Account, data: SessionData, factors: SessionFactor[]): Promise<LoginResult> {
     const id = randomUUID();
     const token = randomToken(SESSION_TOKEN_PREFIX);
@@ -118,6 +128,45 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     });
   }
 
+  /** resolveSession, with the owner's row as read in the same lookup (GET /me answers from it). */
+  async function resolveSessionWithAccount(kind: AccountKind, token: string): Promise<ResolvedSession | null> {
+    if (!token.startsWith(SESSION_TOKEN_PREFIX)) return null;
+    const tokenHash = sha256(token);
+    const key = `${kind}:${tokenHash.toString('base64')}`;
+    const hit = await sessionCache?.get(key);
+    if (hit) return { principal: { ...hit.principal }, account: hit.account };
+    const since = sessionCache?.generation() ?? 0;
+    const found = await repo.findLiveSessionWithOwner(kind, tokenHash, session.idleMinutes);
+    if (!found || found.owner.disabled) return null;
+    const { session: record, owner, account } = found;
+    // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
+    if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
+    if (found.touchDue) await repo.touchSession(record.id);
+    // auth.ts decides what a session without a second factor may reach.
+    const secondFactorProved = record.factors.some((factor) => factor !== 'password');
+    const principal: Principal = kind === 'user'
+      ? {
+        kind: 'user',
+        userId: owner.id,
+        sessionId: record.id,
+        email: owner.email,
+        pendingDeletion: owner.status === 'pending_deletion',
+        twoFactorEnabled: owner.totpConfirmed,
+        secondFactorProved,
+      }
+      : {
+        kind: 'staff',
+        staffId: owner.id,
+        sessionId: record.id,
+        email: owner.email,
+        role: owner.role!,
+        totpConfirmed: owner.totpConfirmed,
+        secondFactorProved,
+      };
+    sessionCache?.set(key, owner.id, { principal: { ...principal }, account }, since, found.liveMs);
+    return { principal, account };
+  }
+
   return {
     /**
      * The explicit 409 for a taken email is kept for usability; the per-IP and per-email limit
@@ -149,36 +198,12 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
 
     /** Bearer token -> principal of the given kind, or null. Session data is decrypted, so a tampered row fails closed. */
     async resolveSession(kind: AccountKind, token: string): Promise<Principal | null> {
-      if (!token.startsWith(SESSION_TOKEN_PREFIX)) return null;
-      const found = await repo.findLiveSessionWithOwner(kind, sha256(token), session.idleMinutes);
-      if (!found || found.owner.disabled) return null;
-      const { session: record, owner: account } = found;
-      // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
-      if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
-      if (found.touchDue) await repo.touchSession(record.id);
-      // auth.ts decides what a session without a second factor may reach.
-      const secondFactorProved = record.factors.some((factor) => factor !== 'password');
-      if (kind === 'user') {
-        return {
-          kind: 'user',
-          userId: account.id,
-          sessionId: record.id,
-          email: account.email,
-          pendingDeletion: account.status === 'pending_deletion',
-          twoFactorEnabled: account.totpConfirmed,
-          secondFactorProved,
-        };
-      }
-      return {
-        kind: 'staff',
-        staffId: account.id,
-        sessionId: record.id,
-        email: account.email,
-        role: account.role!,
-        totpConfirmed: account.totpConfirmed,
-        secondFactorProved,
-      };
+      return (await resolveSessionWithAccount(kind, token))?.principal ?? null;
     },
+
+    resolveSessionWithAccount,
+    /** Whether this process holds a live resolution of `token` (tests' view of the cache). */
+    isSessionCached: (kind: AccountKind, token: string) => sessionCache?.has(sessionKey(kind, sha256(token))) ?? false,
 
     async logout(kind: AccountKind, ownerId: string, sessionId: string): Promise<void> {
       await repo.revokeSession(kind, ownerId, sessionId);

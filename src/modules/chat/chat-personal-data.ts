@@ -7,11 +7,12 @@ import type { ArtifactStorage } from '../../platform/storage.js';
 import type { PersonalDataProvider } from '../../platform/platform.js';
 import type { ChatLibraryRepo } from './chat-library-repo.js';
 import type { ChatRepo } from './chat-repo.js';
+import { messagesJson } from './chat-message-json.js';
 import { fileStoragePrefix, type ChatLibraryService } from './chat-library-service.js';
 import { assistantView, chatView, fileView, folderView, messageView, transactionView } from './chat-views.js';
 
 export interface ChatPersonalDataDeps {
-  chats: Pick<ChatRepo, 'eachChat' | 'eachMessage'>;
+  chats: Pick<ChatRepo, 'eachChat' | 'eachMessage' | 'eachMessagePage'>;
   library: Pick<ChatLibraryRepo, 'eachFile' | 'eachFolder' | 'eachAssistant' | 'eachTransaction'>;
   readOriginal: ChatLibraryService['readOriginal'];
   artifacts: Pick<ArtifactStorage, 'list' | 'delete'>;
@@ -40,7 +41,13 @@ export function chatPersonalData({ chats, library, readOriginal, artifacts }: Ch
     // like the API and the two cannot drift.
     collections: [
       collection('chats', 'Your chats: title (decrypted), message count, created and last-activity times.', chats.eachChat, chatView),
-      collection('messages', 'Every message of every chat (decrypted), oldest first, with the model and token counts of AI replies.', chats.eachMessage, messageView),
+      {
+        ...collection('messages', 'Every message of every chat (decrypted), oldest first, with the model and token counts of AI replies.', chats.eachMessage, messageView),
+        // The same rows as messageView's JSON, written from bytes (the bulk of most exports).
+        json: async function* (userId: string) {
+          for await (const page of chats.eachMessagePage(userId)) yield { chunks: messagesJson(page), rows: page.length };
+        },
+      },
       collection('files', 'Uploaded files: name, type, size and the text extracted from them (decrypted). The originals are under files/.',
         library.eachFile, (f) => ({ ...fileView(f), exportPath: archivePath(f.id, f.name), extractedText: f.text })),
       collection('smart_folders', 'Smart folders: name (decrypted) and the chats and files they hold.', library.eachFolder, folderView),

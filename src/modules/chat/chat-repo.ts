@@ -6,6 +6,7 @@ import type { Knex, ListingReads } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { pageOf } from './chat-paging.js';
 import type { Chat, Message, MessageRole, NewMessage, Page } from './chat-types.js';
+import type { MessageBytes } from './chat-message-json.js';
 
 interface ChatRow {
   id: string;
@@ -169,6 +170,38 @@ export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingR
         // A failed read-ahead must not become an unhandled rejection while this page is consumed.
         next?.catch(() => {});
         yield* await Promise.all(rows.map(toMessage));
+      }
+    },
+
+    /**
+     * Pages of a user's messages for the export's serialiser (chat-message-json.ts): content
+     * decrypted to UTF-8 bytes (not decoded into a string) and created_at as PostgreSQL's ISO
+     * text in UTC with milliseconds, what Date#toISOString gives, without parsing a Date per row.
+     * One page read ahead, decrypted as a batch, like eachMessage.
+     */
+    async *eachMessagePage(userId: string, batchSize = 1000): AsyncGenerator<MessageBytes[]> {
+      type Row = MessageRow & { created_iso: string };
+      // to_char outside the LIMIT: under a sort plan it would otherwise run for every row scanned.
+      const page = (after: number): Promise<Row[]> => db
+        .select('m.id', 'm.chat_id', 'm.seq', 'm.role', 'm.content_enc', 'm.model', 'm.prompt_tokens', 'm.completion_tokens',
+          db.raw(`to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_iso`))
+        .from(db('messages').select('*').where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize).as('m'))
+        .orderBy('m.seq');
+      let next: Promise<Row[]> | undefined = page(0);
+      while (next) {
+        const rows: Row[] = await next;
+        next = rows.length < batchSize ? undefined : page(rows[rows.length - 1].seq);
+        next?.catch(() => {});
+        yield await Promise.all(rows.map(async (row) => ({
+          id: row.id,
+          chatId: row.chat_id,
+          role: row.role,
+          content: await cipher.decryptBytes(contentAt(row.id), row.content_enc),
+          model: row.model,
+          promptTokens: row.prompt_tokens,
+          completionTokens: row.completion_tokens,
+          createdAt: row.created_iso,
+        })));
       }
     },
   };

@@ -1,13 +1,13 @@
-// Builds one export archive: a ZIP (archiver) streamed straight into OpenPGP encryption and into
-// the artifact storage, which publishes it under its final name only once complete. Entries are
-// written one at a time from async iterables, so memory stays flat whatever the data's size.
+// Builds one export archive: a ZIP (export-zip.ts) streamed straight into OpenPGP encryption
+// (openpgp-stream.ts) and into the artifact storage, which publishes it under its final name only
+// once complete. Entries are written one at a time from async iterables, so memory stays flat
+// whatever the data's size.
 // Throughput (issue 15, bench/results/privacy.md): the profile showed the worker's thread idle
 // most of the time, waiting on stages run in turn, so reads are done ahead (message pages in the
 // repo, the next file here) while zlib (thread pool), AES (OpenSSL) and the disk work.
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { ZipArchive } from 'archiver';
 import * as openpgp from 'openpgp';
+import { ZipWriter } from './export-zip.js';
+import { createEncryptStream } from './openpgp-stream.js';
 import type { ArtifactStorage } from '../../platform/storage.js';
 import type { ModuleRegistration } from '../../platform/platform.js';
 import type { ExportProgress } from './privacy-types.js';
@@ -84,6 +84,20 @@ async function recipientKeyForJob(armored: string): Promise<openpgp.Key> {
   }
 }
 
+/** A collection's pre-serialised rows (PersonalDataProvider `json`) as the same JSON array jsonArray writes. */
+async function* jsonChunks(pages: AsyncIterable<{ chunks: Buffer[]; rows: number }>, counter: { rows: number }): AsyncIterable<Buffer> {
+  let first = true;
+  yield Buffer.from('[');
+  for await (const { chunks, rows } of pages) {
+    if (rows === 0) continue;
+    yield Buffer.from(first ? '\n' : ',\n');
+    yield* chunks;
+    first = false;
+    counter.rows += rows;
+  }
+  yield Buffer.from(first ? ']\n' : '\n]\n');
+}
+
 async function* jsonArray(rows: AsyncIterable<Record<string, unknown>>, counter: { rows: number }): AsyncIterable<Buffer> {
   let first = true;
   let pending: string[] = [];
@@ -103,26 +117,6 @@ async function* jsonArray(rows: AsyncIterable<Record<string, unknown>>, counter:
   }
   pending.push(first ? ']\n' : '\n]\n');
   yield Buffer.from(pending.join(''));
-}
-
-const OPENPGP_CONFIG = { preferredCompressionAlgorithm: openpgp.enums.compression.uncompressed } as const;
-
-/**
- * The archive as a web stream that reads only when OpenPGP asks (highWaterMark 0), so the zip
- * waits for encryption and the disk instead of queueing its output in memory.
- */
-function pullStream(source: Readable): ReadableStream<Uint8Array> {
-  const chunks = source[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await chunks.next();
-      if (done) controller.close();
-      else controller.enqueue(value as Uint8Array);
-    },
-    cancel(reason) {
-      source.destroy(reason instanceof Error ? reason : undefined);
-    },
-  }, { highWaterMark: 0 });
 }
 
 function readme(requestId: string, createdAt: string, passphrase: boolean): string {
@@ -151,21 +145,19 @@ function readme(requestId: string, createdAt: string, passphrase: boolean): stri
 
 export async function buildExport(input: BuildExportInput): Promise<BuiltExport> {
   const createdAt = new Date().toISOString();
-  const archive = new ZipArchive({ zlib: ZLIB_OPTIONS });
-  // OpenPGP: a binary literal packet in SEIPD (AES-256, done by Node's OpenSSL, openpgp's
-  // `nodeAlgos`), no OpenPGP compression layer (preferredCompressionAlgorithm defaults to
-  // uncompressed, and the zip inside is compressed already).
-  const message = await openpgp.createMessage({ binary: pullStream(archive) });
-  const encrypted = 'passphrase' in input.recipient
-    ? await openpgp.encrypt({ message, passwords: [input.recipient.passphrase], format: 'binary', config: OPENPGP_CONFIG })
-    : await openpgp.encrypt({ message, encryptionKeys: await recipientKeyForJob(input.recipient.publicKey), format: 'binary', config: OPENPGP_CONFIG });
-  const source = Readable.fromWeb(encrypted as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
-  const stored = input.artifacts.put(input.artifactKey, source);
+  const date = new Date(createdAt);
+  // zip -> OpenPGP (SEIPD v1, AES via OpenSSL, no OpenPGP compression: the zip is compressed
+  // already) -> artifact storage, each a Node stream with its own backpressure, so zlib (pool),
+  // the encryption and the disk work while the next rows are read and serialised.
+  const encrypt = await createEncryptStream('passphrase' in input.recipient
+    ? { passwords: [input.recipient.passphrase] }
+    : { encryptionKeys: await recipientKeyForJob(input.recipient.publicKey) }, date);
+  const zip = new ZipWriter(encrypt, ZLIB_OPTIONS);
+  const stored = input.artifacts.put(input.artifactKey, encrypt);
   // A failure anywhere (DB read, zip, encryption, disk) must reject the whole build.
   let failure: Error | undefined;
   const failed = new Promise<never>((_, reject) => {
-    archive.on('error', (e: Error) => { failure ??= e; reject(e); });
-    archive.on('warning', (e: Error) => { failure ??= e; reject(e); });
+    encrypt.on('error', (e: Error) => { failure ??= e; reject(e); });
     stored.catch((e: Error) => { failure ??= e; reject(e); });
     const onAbort = () => { const e = input.signal!.reason as Error; failure ??= e; reject(e); };
     if (input.signal?.aborted) onAbort();
@@ -178,27 +170,15 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
   let plaintextBytes = 0;
   let files = 0;
 
+  const asBuffers = async function* (source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | string>) {
+    for await (const chunk of source) {
+      yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+  };
   const addEntry = async (path: string, source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | string>, store = false) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const measured = Readable.from((async function* () {
-      for await (const chunk of source) {
-        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        hash.update(buffer);
-        bytes += buffer.length;
-        yield buffer;
-      }
-    })());
-    const written = new Promise<void>((resolve) => {
-      const onEntry = (entry: { name: string }) => {
-        if (entry.name === path) { archive.off('entry', onEntry); resolve(); }
-      };
-      archive.on('entry', onEntry);
-    });
-    archive.append(measured, { name: path, date: new Date(createdAt), store });
-    await Promise.race([written, failed]);
+    const { bytes, sha256 } = await Promise.race([zip.add(path, asBuffers(source), { date, store }), failed]);
     plaintextBytes += bytes;
-    manifest.push({ path, bytes, sha256: hash.digest('hex') });
+    manifest.push({ path, bytes, sha256 });
   };
 
   try {
@@ -210,7 +190,7 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
       for (const collection of provider.collections) {
         const before = counter.rows;
         const path = `data/${safeArchivePath(module.name)}/${safeArchivePath(collection.name)}.json`;
-        await addEntry(path, jsonArray(collection.rows(input.userId), counter));
+        await addEntry(path, collection.json ? jsonChunks(collection.json(input.userId), counter) : jsonArray(collection.rows(input.userId), counter));
         collections.push({ module: module.name, name: collection.name, description: collection.description, path, rows: counter.rows - before });
         await input.onProgress({ phase: 'collections', rows: counter.rows, plaintextBytes });
       }
@@ -246,15 +226,14 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
       collections,
       files: manifest,
     }, null, 2);
-    archive.append(manifestJson, { name: 'manifest.json', date: new Date(createdAt) });
-    await Promise.race([archive.finalize(), failed]);
+    await Promise.race([zip.add('manifest.json', [Buffer.from(manifestJson)], { date }), failed]);
+    await Promise.race([zip.finish(), failed]);
     const artifactBytes = await Promise.race([stored, failed]);
     return { artifactBytes, plaintextBytes: plaintextBytes + Buffer.byteLength(manifestJson), rows: counter.rows, files, manifest };
   } catch (error) {
-    archive.abort();
     // Fail the write itself, so storage removes its temporary file instead of publishing what an
     // aborted archive would otherwise end as: a truncated export under the final name.
-    source.destroy(failure ?? (error as Error));
+    encrypt.destroy(failure ?? (error as Error));
     await stored.catch(() => {});
     throw failure ?? error;
   }

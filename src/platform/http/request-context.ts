@@ -40,7 +40,11 @@ interface RequestContextOptions {
   quietPaths: Set<string>;
   /** The path as logged (credentials in a path replaced by their template name). */
   loggedPath: (path: string, match: Request['operationMatch']) => string;
+  /** The app's request prototype (`app.request`), where `req.log` is defined once for all requests. */
+  requestPrototype: object;
 }
+
+const childLogger = Symbol('custos.requestLogger');
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -49,7 +53,15 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export function createRequestContext({ logger, metrics, headers, quietPaths, loggedPath }: RequestContextOptions) {
+export function createRequestContext({ logger, metrics, headers, quietPaths, loggedPath, requestPrototype }: RequestContextOptions) {
+  // A getter on the prototype, not a property defined on each request: defining an accessor on
+  // every request object cost a shape change per request (issue 15).
+  Object.defineProperty(requestPrototype, 'log', {
+    configurable: true,
+    enumerable: false,
+    get(this: Request & { [childLogger]?: Logger }) { return (this[childLogger] ??= logger.child({ requestId: this.requestId })); },
+    set(this: Request & { [childLogger]?: Logger }, value: Logger) { this[childLogger] = value; },
+  });
   // prom-client hashes the label set on every observe; children per label set skip that.
   const durations = new Map<string, ReturnType<Metrics['httpDuration']['labels']>>();
   const counts = new Map<string, ReturnType<Metrics['httpRequests']['labels']>>();
@@ -71,8 +83,6 @@ export function createRequestContext({ logger, metrics, headers, quietPaths, log
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && safeRequestId.test(incoming) ? incoming : randomUUID();
     req.requestId = requestId;
-    let log: Logger | undefined;
-    Object.defineProperty(req, 'log', { configurable: true, enumerable: false, get: () => (log ??= logger.child({ requestId })) });
     res.setHeader('X-Request-Id', requestId);
     for (const [name, value] of headers) res.setHeader(name, value);
     res.setHeader('Cache-Control', 'no-store');

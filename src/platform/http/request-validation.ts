@@ -3,12 +3,11 @@
 // every request (openapi.metadata.js lookupRoute), which the profile showed as the single largest
 // platform cost (issue 15). Its request and response validation (ajv, compiled once per
 // operation and cached) is kept as it is: every request is still validated against the spec.
-import type { NextFunction, Request, Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { OpenApiDocument } from './openapi.js';
+import { inSequence, type Handler } from './sequence.js';
 
 type Options = Parameters<typeof OpenApiValidator.middleware>[0];
-type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
 interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler }
 
@@ -16,25 +15,6 @@ interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, r
 // path params (they coerce params of Express routes, and operations are not Express routes).
 // If a new version renames them, they are merely kept, which is slower but still correct.
 const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
-
-/** The validator's steps as one middleware: one Express layer instead of one per step. */
-function inSequence(steps: Handler[]): Handler {
-  return (req, res, next) => {
-    let index = 0;
-    const step = (error?: unknown): void => {
-      if (error) return next(error);
-      const current = steps[index++];
-      if (!current) return next();
-      try {
-        const result = current(req, res, step) as Promise<unknown> | undefined;
-        if (result && typeof result.then === 'function') result.then(undefined, next);
-      } catch (thrown) {
-        next(thrown);
-      }
-    };
-    step();
-  };
-}
 
 export function createRequestValidation(options: Options): Handler {
   const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
@@ -44,7 +24,10 @@ export function createRequestValidation(options: Options): Handler {
   if (typeof instance?.metadataMiddleware !== 'function') {
     throw new Error('express-openapi-validator changed: metadataMiddleware is gone; see src/platform/http/request-validation.ts');
   }
-  instance.metadataMiddleware = (context, responseApiDoc) => (req, _res, next) => {
+  // Our metadata step, once the library has handed it its (pre-processed) document; from then on
+  // it runs directly instead of behind the library's per-request promise on that document.
+  let metadata: Handler | undefined;
+  instance.metadataMiddleware = (context, responseApiDoc) => (metadata = (req, _res, next) => {
     const match = req.operationMatch;
     // Unreachable behind resolveOperation; without req.openapi, ensureAuthorized denies the request.
     if (!match) return next();
@@ -61,6 +44,35 @@ export function createRequestValidation(options: Options): Handler {
     };
     req.params = match.params;
     return next();
+  });
+  const steps = middlewares.filter((step) => !idleSteps.has(step.name))
+    .map((step): Handler => (step.name === 'metadataMiddleware' ? (req, res, next) => (metadata ?? step)(req, res, next) : step));
+  const full = inSequence(steps);
+  // Nothing the request validator could refuse: an operation with no parameters (its own or its
+  // path's) and no request body, asked without a query string and without a body. Its ajv
+  // schema then admits every request (headers and cookies are only checked where declared), so
+  // the step is skipped; the route metadata (and response validation, where on) still run, and
+  // a query string (even `?`) or any body goes through the full validator as before.
+  const withoutRequestStep = steps.some((step) => step.name === 'requestMiddleware')
+    ? inSequence(steps.filter((step) => step.name !== 'requestMiddleware'))
+    : full;
+  const document = options.apiSpec as unknown as OpenApiDocument;
+  const nothingToValidate = new Map<string, boolean>();
+  const parameterless = (openapiPath: string, method: string) => {
+    const key = `${method} ${openapiPath}`;
+    let known = nothingToValidate.get(key);
+    if (known === undefined) {
+      const pathItem = document.paths[openapiPath] as (Record<string, unknown> & { parameters?: unknown[] }) | undefined;
+      const operation = pathItem?.[method] as { parameters?: unknown[]; requestBody?: unknown } | undefined;
+      known = Boolean(operation) && !operation!.parameters?.length && !pathItem!.parameters?.length && operation!.requestBody === undefined;
+      nothingToValidate.set(key, known);
+    }
+    return known;
   };
-  return inSequence(middlewares.filter((step) => !idleSteps.has(step.name)));
+  return (req, res, next) => {
+    const match = req.operationMatch;
+    const bare = match && !req.url.includes('?') && req.headers['content-length'] === undefined
+      && req.headers['transfer-encoding'] === undefined && parameterless(match.operation.openapiPath, match.operation.method);
+    return (bare ? withoutRequestStep : full)(req, res, next);
+  };
 }

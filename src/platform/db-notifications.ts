@@ -1,0 +1,164 @@
+// PostgreSQL LISTEN/NOTIFY on one dedicated connection per process, opened on first use.
+// Subscribers are told when the subscription is up and when it is down (connection lost, a
+// heartbeat unanswered, closing): while it is down, notifications may be missed, so anything a
+// subscriber keeps because "a notification would tell me otherwise" must not be trusted then.
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+export interface NotificationHandlers {
+  message(payload: string): void;
+  /** true once LISTEN is in place (again); false whenever notifications may be missed from now on. */
+  state(listening: boolean): void;
+}
+
+export interface DbNotifications {
+  /** Subscribes to `channel`; returns the unsubscribe function. */
+  listen(channel: string, handlers: NotificationHandlers): () => void;
+  /**
+   * Resolves once every notification of a transaction that committed before this call has been
+   * handed to the subscribers; rejects when that cannot be known (subscription down, no answer).
+   * It is one round trip on the listening connection: PostgreSQL delivers the notifications
+   * pending for a session before its next query's answer, and a committed transaction's are
+   * pending by the time its COMMIT returns. Calls made while one is under way share the next.
+   */
+  barrier(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DbNotificationOptions {
+  databaseUrl: string;
+  logger: Logger;
+  /** A round trip on the connection this often proves it alive; a silent outage is noticed within heartbeat + timeout. */
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  reconnectMs?: number;
+}
+
+const identifier = (channel: string) => {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  return channel;
+};
+
+export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000, heartbeatTimeoutMs = 2000, reconnectMs = 1000 }: DbNotificationOptions): DbNotifications {
+  const subscribers = new Map<string, Set<NotificationHandlers>>();
+  let client: pg.Client | undefined;
+  let listening = false;
+  let closed = false;
+  let reconnect: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  let roundTrip: Promise<void> | undefined;
+
+  const each = (fn: (h: NotificationHandlers, channel: string) => void) => {
+    for (const [channel, set] of subscribers) for (const h of set) fn(h, channel);
+  };
+  const setListening = (value: boolean) => {
+    if (listening === value) return;
+    listening = value;
+    each((h) => h.state(value));
+  };
+
+  /** Drops the connection (and says so); reconnects unless closing. Resolves once the socket is closed. */
+  function down(current: pg.Client, why: unknown): Promise<void> {
+    if (client !== current) return Promise.resolve();
+    client = undefined;
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+    setListening(false);
+    current.removeAllListeners('notification');
+    current.removeAllListeners('end');
+    current.on('error', () => {});
+    const ended = current.end().catch(() => {});
+    for (const w of waiting.splice(0)) w.reject(new Error('database notifications are down'));
+    if (!closed) {
+      logger.warn({ err: why }, 'database notifications lost; reconnecting');
+      reconnect = setTimeout(() => { reconnect = undefined; void connect(); }, reconnectMs);
+    }
+    return ended;
+  }
+
+  async function connect() {
+    if (closed || client || subscribers.size === 0) return;
+    const current = new pg.Client({ connectionString: databaseUrl, application_name: 'custos-notifications', keepAlive: true });
+    client = current;
+    current.on('error', (error) => down(current, error));
+    current.on('end', () => down(current, new Error('connection ended')));
+    current.on('notification', (message) => {
+      for (const h of subscribers.get(message.channel) ?? []) h.message(message.payload ?? '');
+    });
+    try {
+      await current.connect();
+      for (const channel of subscribers.keys()) await current.query(`LISTEN ${identifier(channel)}`);
+    } catch (error) {
+      down(current, error);
+      return;
+    }
+    if (client !== current) return;
+    // A silent outage (no RST) is noticed within heartbeat + timeout even without traffic.
+    heartbeat = setInterval(() => { ping(current).catch(() => {}); }, heartbeatMs);
+    setListening(true);
+  }
+
+  /** One SELECT 1 on the listening connection, bounded in time; a failure takes the subscription down. */
+  async function ping(current: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('database notifications: no answer')), heartbeatTimeoutMs); });
+    try {
+      await Promise.race([current.query('SELECT 1'), timeout]);
+    } catch (error) {
+      await down(current, error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function nextRoundTrip() {
+    const current = client;
+    const batch = waiting;
+    waiting = [];
+    if (!current || !listening) {
+      for (const w of batch) w.reject(new Error('database notifications are down'));
+      return;
+    }
+    roundTrip = ping(current).then(
+      () => { for (const w of batch) (client === current && listening ? w.resolve() : w.reject(new Error('database notifications are down'))); },
+      (error: Error) => { for (const w of batch) w.reject(error); },
+    ).finally(() => {
+      roundTrip = undefined;
+      if (waiting.length) nextRoundTrip();
+    });
+  }
+
+  return {
+    listen(channel, handlers) {
+      identifier(channel);
+      let set = subscribers.get(channel);
+      if (!set) {
+        subscribers.set(channel, (set = new Set()));
+        // A new channel: LISTEN again from a fresh connection (only at start-up in practice).
+        if (client) void down(client, new Error(`new channel ${channel}`));
+      }
+      set.add(handlers);
+      if (listening) handlers.state(true);
+      else if (!client && !reconnect) void connect();
+      return () => {
+        set!.delete(handlers);
+        handlers.state(false);
+      };
+    },
+    barrier() {
+      return new Promise<void>((resolve, reject) => {
+        if (!listening) return reject(new Error('database notifications are down'));
+        waiting.push({ resolve, reject });
+        if (!roundTrip) nextRoundTrip();
+      });
+    },
+    async close() {
+      closed = true;
+      clearTimeout(reconnect);
+      reconnect = undefined;
+      if (client) await down(client, new Error('closing'));
+    },
+  };
+}
