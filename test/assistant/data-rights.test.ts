@@ -13,13 +13,12 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import { startWorkers, type RunningRole } from '../../src/roles.js';
 import { createUser, type TestUser } from '../support/accounts.js';
+import { containsAnyForm, redisValues } from '../support/canary.js';
 import { decryptWithPassphrase, download, readZip, waitFor, waitForExport } from '../privacy/support.js';
 import { createKey, startRelay, type RelayHarness } from '../relay/support.js';
 import { buyCredit, chatWith, postCompletion, readEvents } from './support.js';
 
 const run = promisify(execFile);
-const containsAnyForm = (haystack: string, needle: string) =>
-  haystack.includes(needle) || haystack.toLowerCase().includes(Buffer.from(needle).toString('hex')) || haystack.includes(Buffer.from(needle).toString('base64').slice(0, 16));
 
 describe('assistant: provider tokens and replies, from the data-rights side', function () {
   this.timeout(180_000);
@@ -90,26 +89,15 @@ describe('assistant: provider tokens and replies, from the data-rights side', fu
     const control = `${config.queuePrefix}:byok-canary-control`;
     await redis.set(control, `control ${canary}`);
     try {
+      const values = await redisValues(redis);
       const hits: string[] = [];
       let sawControl = false;
       let sawExportJob = false;
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) {
-          const type = await redis.type(key);
-          const value = type === 'string' ? (await redis.getBuffer(key))!.toString('latin1')
-            : type === 'hash' ? JSON.stringify(await redis.hgetall(key))
-              : type === 'list' ? JSON.stringify(await redis.lrange(key, 0, -1))
-                : type === 'set' ? JSON.stringify(await redis.smembers(key))
-                  : type === 'zset' ? JSON.stringify(await redis.zrange(key, '0', '-1'))
-                    : type === 'stream' ? JSON.stringify(await redis.xrange(key, '-', '+')) : '';
-          if (key === control) { sawControl = value.includes(canary); continue; }
-          if (key.includes('privacy-export')) sawExportJob = true;
-          if (containsAnyForm(value, canary)) hits.push(key);
-        }
-      } while (cursor !== '0');
+      for (const [key, value] of values) {
+        if (key === control) { sawControl = value.includes(canary); continue; }
+        if (key.includes('privacy-export')) sawExportJob = true;
+        if (containsAnyForm(value, canary)) hits.push(key);
+      }
       expect(sawControl).to.equal(true);
       expect(sawExportJob, 'the scan saw the export job').to.equal(true);
       expect(hits).to.deep.equal([]);

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createStaff, createUser, type TestStaff, type TestUser } from '../support/accounts.js';
+import { redisValues } from '../support/canary.js';
 import { privilegedDb } from '../support/db.js';
 import { expectProblem } from '../support/problems.js';
 import { requireTool } from '../support/tools.js';
@@ -35,19 +36,8 @@ async function columnsContaining(needle: string): Promise<string[]> {
 
 /** Every value under the harness's Redis prefix, whatever its type, as one string. */
 async function redisDump(h: KnowledgeHarness): Promise<string> {
-  const { redis } = h.container.platform;
-  const parts: string[] = [];
-  for (const key of await redis.keys(`${h.prefix}:*`)) {
-    const type = await redis.type(key);
-    const value = type === 'string' ? await redis.get(key)
-      : type === 'hash' ? JSON.stringify(await redis.hgetall(key))
-        : type === 'list' ? JSON.stringify(await redis.lrange(key, 0, -1))
-          : type === 'zset' ? JSON.stringify(await redis.zrange(key, '0', '-1'))
-            : type === 'set' ? JSON.stringify(await redis.smembers(key))
-              : type === 'stream' ? JSON.stringify(await redis.xrange(key, '-', '+')) : '';
-    parts.push(`${key}=${value}`);
-  }
-  return parts.join('\n');
+  const values = await redisValues(h.container.platform.redis, `${h.prefix}:*`);
+  return [...values].map(([key, value]) => `${key}=${value}`).join('\n');
 }
 
 const userRows = async (userId: string) => {

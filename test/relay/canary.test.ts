@@ -13,36 +13,13 @@ import pino from 'pino';
 import type { Redis } from 'ioredis';
 import { createUser, type TestUser } from '../support/accounts.js';
 import { testContainer } from '../support/app.js';
+import { containsAnyForm, redisValues } from '../support/canary.js';
 import { createKey, startRelay, type CreatedKey, type RelayHarness, settled } from './support.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every key of the Redis database and a text rendering of its value, whatever its type. */
-async function redisValues(redis: Redis): Promise<Map<string, string>> {
-  const values = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      let value: unknown;
-      if (type === 'string') value = await redis.getBuffer(key);
-      else if (type === 'hash') value = await redis.hgetall(key);
-      else if (type === 'list') value = await redis.lrange(key, 0, -1);
-      else if (type === 'set') value = await redis.smembers(key);
-      else if (type === 'zset') value = await redis.zrange(key, '0', '-1');
-      else if (type === 'stream') value = await redis.xrange(key, '-', '+');
-      else continue; // expired between SCAN and TYPE
-      values.set(key, Buffer.isBuffer(value) ? value.toString('latin1') : JSON.stringify(value));
-    }
-  } while (cursor !== '0');
-  return values;
-}
 
-const containsAnyForm = (haystack: string, needle: string) =>
-  haystack.includes(needle) || haystack.toLowerCase().includes(Buffer.from(needle).toString('hex')) || haystack.includes(Buffer.from(needle).toString('base64').slice(0, 16));
 
 describe('relay: no prompt or completion retained anywhere (canary)', function () {
   this.timeout(120_000);
