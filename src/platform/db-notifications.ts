@@ -42,6 +42,8 @@ const identifier = (channel: string) => {
 export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000, heartbeatTimeoutMs = 2000, reconnectMs = 1000 }: DbNotificationOptions): DbNotifications {
   const subscribers = new Map<string, Set<NotificationHandlers>>();
   let client: pg.Client | undefined;
+  /** The channels LISTENed on the current connection. */
+  let listened = new Set<string>();
   let listening = false;
   let closed = false;
   let reconnect: NodeJS.Timeout | undefined;
@@ -86,9 +88,16 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     current.on('notification', (message) => {
       for (const h of subscribers.get(message.channel) ?? []) h.message(message.payload ?? '');
     });
+    listened = new Set();
     try {
       await current.connect();
-      for (const channel of subscribers.keys()) await current.query(`LISTEN ${identifier(channel)}`);
+      // Channels subscribed while this loop awaits are LISTENed before the subscription is up.
+      for (let pending = [...subscribers.keys()]; pending.length; pending = [...subscribers.keys()].filter((c) => !listened.has(c))) {
+        for (const channel of pending) {
+          await current.query(`LISTEN ${identifier(channel)}`);
+          listened.add(channel);
+        }
+      }
     } catch (error) {
       down(current, error);
       return;
@@ -134,14 +143,21 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     listen(channel, handlers) {
       identifier(channel);
       let set = subscribers.get(channel);
-      if (!set) {
-        subscribers.set(channel, (set = new Set()));
-        // A new channel: LISTEN again from a fresh connection (only at start-up in practice).
-        if (client) void down(client, new Error(`new channel ${channel}`));
-      }
+      if (!set) subscribers.set(channel, (set = new Set()));
       set.add(handlers);
-      if (listening) handlers.state(true);
-      else if (!client && !reconnect) void connect();
+      const current = client;
+      if (!current) {
+        if (!reconnect) void connect();
+      } else if (listening && listened.has(channel)) {
+        handlers.state(true);
+      } else if (listening) {
+        // A new channel on a live connection: up for its subscribers once its LISTEN is in place.
+        current.query(`LISTEN ${channel}`).then(() => {
+          if (client !== current || !listening) return;
+          listened.add(channel);
+          for (const h of subscribers.get(channel) ?? []) h.state(true);
+        }, (error: unknown) => down(current, error));
+      } // else still connecting: connect() LISTENs every channel before it says the subscription is up
       return () => {
         set!.delete(handlers);
         handlers.state(false);

@@ -89,4 +89,47 @@ describe('assistant: your own provider tokens (BYOK)', function () {
     expect((await h.relay.api().get('/api/v1/me/provider-tokens').set(user.auth)).body.items.map((t: { provider: string }) => t.provider)).to.deep.equal(['anthropic']);
     expect(await h.relay.container.platform.db('provider_tokens').where({ user_id: user.id, provider: 'openai' }).first()).to.equal(undefined);
   });
+
+  it('a token stored or deleted through one replica is used, or dropped, by another that had cached the old answer', async () => {
+    const other = await startRelay();
+    try {
+      const owner = await createUser('byok-replicas');
+      await buyCredit(h, owner);
+      const live = await createKey(h, owner);
+      const ask = async () => {
+        await new OpenAI({ apiKey: live.key, baseURL: h.baseUrl, maxRetries: 0 }).chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'which key?' }] });
+        return h.fake.authorizations.at(-1);
+      };
+      const tokens = h.relay.container.assistant.tokens;
+      /** Until this replica answers from its cache (its notification connection is up). */
+      const cachedHere = async () => {
+        for (let i = 0; !tokens.isCached(owner.id, 'openai'); i += 1) {
+          if (i > 100) throw new Error('the provider-token cache never came up');
+          await ask();
+        }
+      };
+      /** The cache lives 5 s; a notification arrives in milliseconds. */
+      const droppedHere = async () => {
+        const since = Date.now();
+        while (tokens.isCached(owner.id, 'openai')) {
+          if (Date.now() - since > 1000) throw new Error('the other replica\'s change did not reach this cache within 1 s');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+
+      expect(await ask()).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
+      await cachedHere(); // "no token of this user" is cached here
+      const own = `sk-own-${randomBytes(12).toString('hex')}`;
+      await other.relay.api().put('/api/v1/me/provider-tokens/openai').set(owner.auth).send({ token: own }).expect(200);
+      await droppedHere();
+      expect(await ask()).to.equal(`Bearer ${own}`);
+
+      await cachedHere(); // now the token is cached here
+      await other.relay.api().delete('/api/v1/me/provider-tokens/openai').set(owner.auth).expect(204);
+      await droppedHere();
+      expect(await ask()).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -14,7 +14,7 @@ import { createProviderTokens } from './provider-tokens.js';
 
 export function createAssistantTokens(platform: Platform) {
   const repo = createAssistantRepo(platform.db, platform.fieldCipher);
-  return { repo, tokens: createProviderTokens({ repo }) };
+  return { repo, tokens: createProviderTokens({ repo, notifications: platform.notifications }) };
 }
 
 export interface AssistantDeps {

@@ -1,12 +1,16 @@
 // The user's own provider tokens (BYOK): stored AES-256-GCM under the user's data key (repo),
 // shown only as their last four characters, and looked up for the user's live calls (relay keys
 // and chats) through a short in-memory cache, so the relay's hot path does not read and decrypt
-// a row per call. A change reaches other replicas within CACHE_MS; this replica's cache is
-// dropped at once.
+// a row per call. Every change to a token is announced by PostgreSQL on commit (migration
+// 20261201180000_provider_token_notify) and drops the owner's entries on every replica; while
+// those notifications may be missed (connection down, not yet listening) the cache is not used,
+// so a deleted token is never served from it for longer than a notification takes to arrive.
+import type { DbNotifications } from '../../platform/db-notifications.js';
 import { NotFoundError } from '../../platform/http/problem.js';
 import type { ProviderName } from '../relay/relay-catalogue.js';
 import type { AssistantRepo } from './assistant-repo.js';
 
+export const PROVIDER_TOKEN_CHANNEL = 'custos_provider_token_changed';
 const CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 
@@ -19,17 +23,35 @@ export interface ProviderTokenView {
 
 const lastFour = (token: string) => token.slice(-4);
 
-export function createProviderTokens({ repo }: { repo: Pick<AssistantRepo, 'storeToken' | 'token' | 'tokens' | 'deleteToken'> }) {
+interface ProviderTokenDeps {
+  repo: Pick<AssistantRepo, 'storeToken' | 'token' | 'tokens' | 'deleteToken'>;
+  notifications: Pick<DbNotifications, 'listen'>;
+}
+
+export function createProviderTokens({ repo, notifications }: ProviderTokenDeps) {
   const cache = new Map<string, { value: string | null; until: number }>();
   const slot = (userId: string, provider: string) => `${userId}/${provider}`;
+  let listening = false;
+  // Bumped by every eviction: a lookup that overlapped one does not put its (maybe older) row back.
+  let generation = 0;
+  const evictOwner = (userId: string) => {
+    generation += 1;
+    for (const key of cache.keys()) if (key.startsWith(`${userId}/`)) cache.delete(key);
+  };
+  notifications.listen(PROVIDER_TOKEN_CHANNEL, {
+    message: (payload) => { if (payload === '*') { generation += 1; cache.clear(); } else evictOwner(payload); },
+    state: (up) => { listening = up; generation += 1; cache.clear(); },
+  });
 
   return {
     /** The user's token for the provider, or null (the platform's key is used then). */
     async tokenFor(userId: string, provider: ProviderName): Promise<string | null> {
       const at = slot(userId, provider);
-      const hit = cache.get(at);
+      const hit = listening ? cache.get(at) : undefined;
       if (hit && hit.until > Date.now()) return hit.value;
+      const since = generation;
       const value = await repo.token(userId, provider);
+      if (!listening || since !== generation) return value;
       if (cache.size >= CACHE_MAX) cache.clear();
       cache.set(at, { value, until: Date.now() + CACHE_MS });
       return value;
@@ -49,6 +71,9 @@ export function createProviderTokens({ repo }: { repo: Pick<AssistantRepo, 'stor
       cache.delete(slot(userId, provider));
       if (!(await repo.deleteToken(userId, provider))) throw new NotFoundError(`You have no stored ${provider} token.`);
     },
+
+    /** Whether this process would answer the user's token from its cache now (tests wait on it). */
+    isCached: (userId: string, provider: ProviderName) => listening && (cache.get(slot(userId, provider))?.until ?? 0) > Date.now(),
   };
 }
 
