@@ -165,7 +165,7 @@ async function main() {
   const upstream = createUpstreamClient();
   const embedder = createEmbedder({
     catalogue: loadCatalogue(), adapters: { openai: createOpenAiProtocolAdapter(upstream), xai: undefined, anthropic: undefined, google: undefined },
-    target: async () => ({ baseUrl: `${fake.baseUrl}/v1`, apiKey: 'sk-bench' }), upstreamTimeoutMs: 10_000,
+    target: async () => ({ baseUrl: `${fake.baseUrl}/v1`, apiKey: 'sk-bench' }), upstreamTimeoutMs: 10_000, charge: warm.relay.chargeUsage,
   });
   const embedOne = () => embedder.embedTexts(user.id, config.knowledge.embeddingModel, ['mountain trail boots']);
 

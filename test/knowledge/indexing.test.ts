@@ -45,6 +45,9 @@ describe('knowledge: indexing jobs', function () {
     // The provider saw exactly the chunks, in order, two per call.
     const sent = h.fake.embeddingInputs.filter((inputs) => expected.includes(inputs[0]));
     expect(sent.flat()).to.deep.equal(expected);
+    // What the embeddings used is charged to the user (below a cent it waits in the sub-cent carry).
+    const [carry] = await privilegedDb()('relay_charge_carry').where({ user_id: user.id });
+    expect(Number(carry?.carry_microcents ?? 0), 'embedding usage charged').to.be.greaterThan(0);
 
     const [source] = await privilegedDb()('knowledge_sources').where({ file_id: fileId });
     const job = await h.container.platform.queues.queue('knowledge-index').getJob(source.id);

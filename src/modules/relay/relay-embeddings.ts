@@ -2,7 +2,9 @@
 // provider adapters as the /v1 relay: catalogue lookup, the provider credential, the adapter's
 // `embed`, a timeout, and every upstream failure reduced to a status and a fixed reason (a
 // provider's error body can quote the text it was given, so it is never read). No API key is
-// involved: the caller is the service acting for a signed-in user, not a customer's SDK.
+// involved: the caller is the service acting for a signed-in user, not a customer's SDK. What a
+// call used is charged to that user's credit ledger, like a chat completion.
+import { costOf } from './relay-calls.js';
 import type { Catalogue, CatalogueModel, ProviderName } from './relay-catalogue.js';
 import { UpstreamError, type ProviderAdapter, type ProviderTarget, type Usage } from './providers/provider-types.js';
 
@@ -19,6 +21,8 @@ export interface EmbedderDeps {
   /** The credential for this user's call: their own provider token when stored, else the platform's. */
   target(provider: ProviderName, userId: string): Promise<ProviderTarget | null>;
   upstreamTimeoutMs: number;
+  /** Charges the user's credit ledger (relay service's chargeUsage). */
+  charge(userId: string, costMicrocents: number, description: string): Promise<void>;
 }
 
 /** Why an embedding call failed, without any upstream text: 'not_configured' and 'unknown_model' are the operator's to fix. */
@@ -63,6 +67,7 @@ export function createEmbedder(deps: EmbedderDeps) {
       if (!adapter?.embed || !target) throw new EmbeddingError('not_configured');
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort('upstream_timeout'), deps.upstreamTimeoutMs);
+      let result: EmbeddingResult;
       try {
         const { body, usage } = await adapter.embed({ model: chosen, body: { input: texts, encoding_format: 'base64' }, target, signal: controller.signal });
         const data = Array.isArray(body.data) ? [...(body.data as Array<{ index?: number; embedding?: unknown }>)] : [];
@@ -70,7 +75,7 @@ export function createEmbedder(deps: EmbedderDeps) {
         const vectors = data.map((d) => decodeEmbedding(d.embedding));
         const dimensions = vectors[0]?.length ?? 0;
         if (vectors.length !== texts.length || dimensions === 0 || vectors.some((v) => v.length !== dimensions)) throw new UpstreamError('upstream_error', null);
-        return { vectors, dimensions, usage };
+        result = { vectors, dimensions, usage };
       } catch (error) {
         if (controller.signal.aborted) throw new EmbeddingError('upstream_timeout');
         if (error instanceof UpstreamError) throw new EmbeddingError(error.reason, error.upstreamStatus);
@@ -78,6 +83,11 @@ export function createEmbedder(deps: EmbedderDeps) {
       } finally {
         clearTimeout(timer);
       }
+      // Charged once the vectors are in hand; a provider that reports no count (Gemini) by UTF-8
+      // bytes / 4, as the relay does. A ledger that cannot be reached fails the call (retried).
+      const used = result.usage ?? { inputTokens: Math.ceil(texts.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0) / 4), outputTokens: 0, cachedTokens: 0 };
+      await deps.charge(userId, costOf(chosen, used), `Knowledge base embeddings (${chosen.id})`);
+      return result;
     },
   };
 }

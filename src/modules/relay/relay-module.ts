@@ -118,7 +118,7 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
   // For chats (assistant module): the same adapters, catalogue and credential resolution as /v1.
   const providerLayer = { catalogue, adapters, target: (provider: ProviderName, userId: string) => target(provider, 'live', userId), upstreamTimeoutMs: config.relay.upstreamTimeoutMs };
   // Embeddings for the smart-folder knowledge base, over the same provider layer (BYOK included).
-  return { service, registration, providerLayer, embedder: createEmbedder(providerLayer) };
+  return { service, registration, providerLayer, embedder: createEmbedder({ ...providerLayer, charge: service.chargeUsage }) };
 }
 
 export type ProviderLayer = ReturnType<typeof registerRelay>['providerLayer'];
