@@ -5,36 +5,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
-import { createDb, withDatabaseName } from '../../src/platform/db.js';
-import { migrateDatabase } from '../../src/platform/db-roles.js';
-import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { requireUser } from '../../src/platform/http/auth.js';
 import { createChatRepo } from '../../src/modules/chat/chat-repo.js';
+import { dropBenchDatabase, freshBenchConfig } from '../support/bench-database.js';
 
 const database = process.env.CUSTOS_BENCH_DATABASE ?? 'custos_bench_chat';
-const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
-const admin = createDb(withDatabaseName(serverUrl, 'postgres'), 1);
-await admin.raw(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-await admin.raw(`CREATE DATABASE "${database}"`);
-await admin.destroy();
-
-const env = {
-  ...process.env,
-  ...generateSecrets(),
-  NODE_ENV: 'development',
-  DATABASE_URL: withDatabaseName(serverUrl, database),
-  CUSTOS_QUEUE_PREFIX: `custos_bench_${database}`,
-  CUSTOS_LOG_LEVEL: 'silent',
-  CUSTOS_ARTIFACT_DIR: `.local/bench-artifacts/${database}`,
-  CUSTOS_VALIDATE_RESPONSES: 'false',
-  CUSTOS_BCRYPT_COST: '12',
-};
-const config = loadConfig(env);
+const config = await freshBenchConfig(database, { CUSTOS_BCRYPT_COST: '12' });
 const container = createContainer(config);
 const { db, fieldCipher } = container.platform;
-await migrateDatabase(config); // owner connection; the container runs as the runtime role
 
 const email = 'bench@custos.test';
 const password = 'Tangerine-Harbour-Quill-42';
@@ -83,8 +62,6 @@ process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo)
 process.on('SIGTERM', async () => {
   server.close();
   await container.close();
-  const cleanup = createDb(withDatabaseName(serverUrl, 'postgres'), 1);
-  await cleanup.raw(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => {});
-  await cleanup.destroy();
+  await dropBenchDatabase(database).catch(() => {});
   process.exit(0);
 });

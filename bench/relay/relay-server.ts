@@ -4,34 +4,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
-import { createDb, withDatabaseName } from '../../src/platform/db.js';
-import { migrateDatabase } from '../../src/platform/db-roles.js';
-import { generateSecrets } from '../../src/platform/dev-secrets.js';
+import { freshBenchConfig } from '../support/bench-database.js';
 
 const upstream = process.argv[2];
 const database = process.env.CUSTOS_BENCH_DATABASE ?? 'custos_bench_relay';
-const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/custos';
-const admin = createDb(withDatabaseName(serverUrl, 'postgres'), 1);
-await admin.raw(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-await admin.raw(`CREATE DATABASE "${database}"`);
-await admin.destroy();
-
-const config = loadConfig({
-  ...process.env,
-  ...generateSecrets(),
-  NODE_ENV: 'development',
-  DATABASE_URL: withDatabaseName(serverUrl, database),
+const config = await freshBenchConfig(database, {
   DATABASE_POOL_MAX: '20',
-  CUSTOS_QUEUE_PREFIX: `custos_bench_${database}`,
-  CUSTOS_LOG_LEVEL: 'silent',
-  CUSTOS_ARTIFACT_DIR: `.local/bench-artifacts/${database}`,
-  CUSTOS_VALIDATE_RESPONSES: 'false',
   CUSTOS_PROVIDER_OPENAI_BASE_URL: `${upstream}/v1`,
   CUSTOS_PROVIDER_OPENAI_API_KEY: 'sk-bench',
 });
-await migrateDatabase(config); // owner connection; it also creates the runtime role the container runs as
 const container = createContainer(config);
 const user = await container.accounts.register('bench-relay@custos.test', 'Tangerine-Harbour-Quill-42');
 const { key } = await container.relay.createKey(user.id, { name: 'bench', environment: 'live' });
