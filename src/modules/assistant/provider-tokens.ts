@@ -38,14 +38,22 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
     generation += 1;
     for (const key of cache.keys()) if (key.startsWith(`${userId}/`)) cache.delete(key);
   };
-  notifications.listen(PROVIDER_TOKEN_CHANNEL, {
-    message: (payload) => { if (payload === '*') { generation += 1; cache.clear(); } else evictOwner(payload); },
-    state: (up) => { listening = up; generation += 1; cache.clear(); },
-  });
+  // On first use, like the session cache: a CLI command or a worker that never resolves a token
+  // opens no listening connection.
+  let subscribed = false;
+  const subscribe = () => {
+    if (subscribed) return;
+    subscribed = true;
+    notifications.listen(PROVIDER_TOKEN_CHANNEL, {
+      message: (payload) => { if (payload === '*') { generation += 1; cache.clear(); } else evictOwner(payload); },
+      state: (up) => { listening = up; generation += 1; cache.clear(); },
+    });
+  };
 
   return {
     /** The user's token for the provider, or null (the platform's key is used then). */
     async tokenFor(userId: string, provider: ProviderName): Promise<string | null> {
+      subscribe();
       const at = slot(userId, provider);
       const hit = listening ? cache.get(at) : undefined;
       if (hit && hit.until > Date.now()) return hit.value;
