@@ -9,6 +9,7 @@ import { createUser } from '../support/accounts.js';
 import { privilegedDb } from '../support/db.js';
 import { waitFor } from '../privacy/support.js';
 import { KEY_CACHE_TTL_MS } from '../../src/modules/relay/key-cache.js';
+import { slowLinkProxy } from '../support/ports.js';
 import { createKey, expectOpenAiError, startRelay, type RelayHarness } from './support.js';
 
 type App = ReturnType<typeof isolatedApp>;
@@ -57,6 +58,30 @@ describe('relay: API-key cache across replicas', function () {
     expect((await h.relay.api().delete(`/api/v1/me/api-keys/${key.id}`).set(user.auth)).status).to.equal(204);
     expectOpenAiError(await replica.api().get('/v1/models').set(key.auth), 401, 'invalid_api_key');
     expectOpenAiError(await h.relay.api().get('/v1/models').set(key.auth), 401, 'invalid_api_key');
+  });
+
+  it('a key revoked on one replica is refused at once by another whose link to Redis is slow', async () => {
+    // The slow replica receives the invalidation 150 ms after the revocation returned; the
+    // barrier before each cache hit (a PING answered after every message sent before it) makes
+    // it wait for the message instead of serving the key it still holds.
+    const redisUrl = new URL(testContainer().platform.config.redisUrl);
+    const proxy = await slowLinkProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }, 150);
+    const slow = isolatedApp({ REDIS_URL: `redis://127.0.0.1:${proxy.port}${redisUrl.pathname}` });
+    try {
+      const user = await createUser('cache-slow-link');
+      const key = await createKey(h, user);
+      for (const app of [slow, h.relay]) {
+        expect((await app.api().get('/v1/models').set(key.auth)).status).to.equal(200);
+        await live(app);
+        expect((await app.api().get('/v1/models').set(key.auth)).status).to.equal(200);
+      }
+      expect(slow.container.relay.keyCacheStatus().entries).to.equal(1);
+      expect((await h.relay.api().delete(`/api/v1/me/api-keys/${key.id}`).set(user.auth)).status).to.equal(204);
+      expectOpenAiError(await slow.api().get('/v1/models').set(key.auth), 401, 'invalid_api_key');
+    } finally {
+      await slow.close();
+      await proxy.close();
+    }
   });
 
   it('a rotation without overlap stops the old key on the other replica at once', async () => {

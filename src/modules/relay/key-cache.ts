@@ -3,6 +3,11 @@
 // while this process is subscribed to the relay's Redis invalidation channel:
 //   - a revocation, rotation or account status change publishes the key id or user id on the
 //     channel (after its transaction committed); every replica drops the matching entries;
+//   - a hit is served only after a PING on the subscriber connection is answered (the barrier):
+//     Redis writes a published message to every subscriber before it answers the PUBLISH, and
+//     answers a subscriber's commands in order, so by the PONG every invalidation published
+//     before the lookup began has been handled here. Without it, a request reaching this
+//     replica just after a revocation returned on another could still be let through;
 //   - while the subscription is down (not yet connected, reconnecting, a heartbeat PING
 //     unanswered for 2 s) the cache is neither read nor filled: every call reads PostgreSQL (fail
 //     closed), and the cache starts empty once the subscription is back, since messages may
@@ -41,6 +46,33 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   let subscriptions = 0;
   // Bumped by every invalidation and every loss of the subscription.
   let epoch = 0;
+  // The barrier PING under way, and the one after it, shared by every lookup that began meanwhile
+  // (the one under way may have been sent before their invalidation was published).
+  let current: Promise<boolean> | undefined;
+  let queued: Promise<boolean> | undefined;
+
+  function roundTrip(sub: Redis): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 2 * HEARTBEAT_MS); });
+    const trip = Promise.race([sub.ping().then(() => live, () => false), unanswered]).finally(() => {
+      clearTimeout(timer);
+      if (current === trip) current = undefined;
+    });
+    current = trip;
+    return trip;
+  }
+
+  /** true once every invalidation published before this call has been handled; false when that cannot be known. */
+  function barrier(): Promise<boolean> {
+    const sub = subscriber;
+    if (!live || !sub) return Promise.resolve(false);
+    if (!current) return roundTrip(sub);
+    queued ??= current.then(() => {
+      queued = undefined;
+      return live ? roundTrip(sub) : false;
+    });
+    return queued;
+  }
 
   function down() {
     if (live && !closed) logger.warn({}, 'relay: key-cache invalidation channel lost; API keys are read from PostgreSQL until it is back');
@@ -104,9 +136,12 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       return epoch;
     },
 
-    get(prefix: string): T | undefined {
-      if (!live) return undefined;
-      const entry = entries.get(prefix);
+    /** A live entry, after the barrier; undefined while the subscription is down or the barrier fails. */
+    async get(prefix: string): Promise<T | undefined> {
+      if (!live || !entries.has(prefix)) return undefined;
+      if (!(await barrier())) return undefined;
+      // The barrier may have delivered this key's invalidation, or the subscription gone down.
+      const entry = live ? entries.get(prefix) : undefined;
       if (!entry) return undefined;
       if (entry.until <= Date.now()) {
         entries.delete(prefix);

@@ -165,7 +165,7 @@ export function createRelayService(deps: Deps) {
       const parsed = parseApiKey(token);
       if (!parsed) return null;
       const since = deps.keyCache.begin();
-      let credential = deps.keyCache.get(parsed.prefix);
+      let credential = await deps.keyCache.get(parsed.prefix);
       const cached = credential !== undefined;
       credential ??= (await repo.findCredential(parsed.prefix)) ?? undefined;
       if (!credential || credential.environment !== parsed.environment) return null;
