@@ -88,8 +88,9 @@ export interface PersonalDataProvider {
      * Optional fast path for big collections: the same rows already serialised, each item one or
      * more JSON objects joined by ",\n" (no leading or trailing separator), byte for byte what
      * JSON.stringify of `rows` would give. The export writes these instead of `rows`.
+     * `signal` is aborted when the export fails elsewhere, so work it started (a thread) stops too.
      */
-    json?: (userId: string) => AsyncIterable<{ chunks: Buffer[]; rows: number }>;
+    json?: (userId: string, signal: AbortSignal) => AsyncIterable<{ chunks: Buffer[]; rows: number }>;
   }>;
   /** Binary files (e.g. uploaded originals) written under files/ in the export. */
   files?: (userId: string) => AsyncIterable<{ path: string; size: number; open: () => Promise<Readable> }>;

@@ -58,7 +58,7 @@ describe('chat: personal data for exports and deletion', () => {
     const messages = provider().collections.find((c) => c.name === 'messages')!;
     const pages: Buffer[] = [];
     let rows = 0;
-    for await (const page of messages.json!(user.id)) { pages.push(Buffer.concat(page.chunks)); rows += page.rows; }
+    for await (const page of messages.json!(user.id, new AbortController().signal)) { pages.push(Buffer.concat(page.chunks)); rows += page.rows; }
     expect(pages).to.have.length(2); // 1,000 + 203
     expect(rows).to.equal(1203);
     const expected = (await collect('messages', user.id)).map((m) => JSON.stringify(m)).join(',\n');

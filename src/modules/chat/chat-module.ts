@@ -11,7 +11,7 @@ import { seedChatDemo } from './chat-seed.js';
 import { createChatService } from './chat-service.js';
 
 export function registerChat(platform: Platform) {
-  const { db, readDb, fieldCipher, artifacts, config, logger } = platform;
+  const { db, readDb, keyStore, fieldCipher, artifacts, config, logger } = platform;
   const chatRepo = createChatRepo(db, fieldCipher, readDb);
   const libraryRepo = createChatLibraryRepo(db, fieldCipher, readDb);
   const chats = createChatService({ repo: chatRepo });
@@ -32,7 +32,7 @@ export function registerChat(platform: Platform) {
   const registration: ModuleRegistration = {
     name: CHAT_MODULE_NAME,
     routes: chatRoutes(chats, library, config.uploadLimitBytes),
-    personalData: chatPersonalData({ chats: chatRepo, library: libraryRepo, readOriginal: library.readOriginal, artifacts }),
+    personalData: chatPersonalData({ chats: chatRepo, keyById: keyStore.keyById, library: libraryRepo, readOriginal: library.readOriginal, artifacts }),
     seed: (demo) => seedChatDemo(service, demo),
   };
   return { service, registration, repo: chatRepo };

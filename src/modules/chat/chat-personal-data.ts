@@ -7,12 +7,15 @@ import type { ArtifactStorage } from '../../platform/storage.js';
 import type { PersonalDataProvider } from '../../platform/platform.js';
 import type { ChatLibraryRepo } from './chat-library-repo.js';
 import type { ChatRepo } from './chat-repo.js';
-import { messagesJson } from './chat-message-json.js';
+import type { DataKey } from '../../platform/crypto/key-store.js';
+import { decryptedMessagePages } from './chat-export-decryption.js';
 import { fileStoragePrefix, type ChatLibraryService } from './chat-library-service.js';
 import { assistantView, chatView, fileView, folderView, messageView, transactionView } from './chat-views.js';
 
 export interface ChatPersonalDataDeps {
-  chats: Pick<ChatRepo, 'eachChat' | 'eachMessage' | 'eachMessagePage'>;
+  chats: Pick<ChatRepo, 'eachChat' | 'eachMessage' | 'eachSealedMessagePage'>;
+  /** The key store's lookup, for the thread that decrypts an export's messages (chat-export-decryption.ts). */
+  keyById: (id: string) => Promise<DataKey>;
   library: Pick<ChatLibraryRepo, 'eachFile' | 'eachFolder' | 'eachAssistant' | 'eachTransaction'>;
   readOriginal: ChatLibraryService['readOriginal'];
   artifacts: Pick<ArtifactStorage, 'list' | 'delete'>;
@@ -35,7 +38,7 @@ const exportName = (id: string, name: string) => `${id}-${name.replace(/[^A-Za-z
 /** Where the export writer puts a module's files: files/<module name>/<path from `files`>. */
 const archivePath = (id: string, name: string) => `files/${CHAT_MODULE_NAME}/${exportName(id, name)}`;
 
-export function chatPersonalData({ chats, library, readOriginal, artifacts }: ChatPersonalDataDeps): PersonalDataProvider {
+export function chatPersonalData({ chats, keyById, library, readOriginal, artifacts }: ChatPersonalDataDeps): PersonalDataProvider {
   return {
     // Each collection is the same wire shape the API answers (chat-views.ts), so an export reads
     // like the API and the two cannot drift.
@@ -43,10 +46,9 @@ export function chatPersonalData({ chats, library, readOriginal, artifacts }: Ch
       collection('chats', 'Your chats: title (decrypted), message count, created and last-activity times.', chats.eachChat, chatView),
       {
         ...collection('messages', 'Every message of every chat (decrypted), oldest first, with the model and token counts of AI replies.', chats.eachMessage, messageView),
-        // The same rows as messageView's JSON, written from bytes (the bulk of most exports).
-        json: async function* (userId: string) {
-          for await (const page of chats.eachMessagePage(userId)) yield { chunks: messagesJson(page), rows: page.length };
-        },
+        // The same rows as messageView's JSON, written from bytes (the bulk of most exports), on a
+        // thread of its own while this one reads the next pages and zips.
+        json: (userId: string, signal: AbortSignal) => decryptedMessagePages(chats.eachSealedMessagePage(userId), { keyById, signal }),
       },
       collection('files', 'Uploaded files: name, type, size and the text extracted from them (decrypted). The originals are under files/.',
         library.eachFile, (f) => ({ ...fileView(f), exportPath: archivePath(f.id, f.name), extractedText: f.text })),

@@ -6,7 +6,7 @@ import type { Knex, ListingReads } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { pageOf } from './chat-paging.js';
 import type { Chat, Message, MessageRole, NewMessage, Page } from './chat-types.js';
-import type { MessageBytes } from './chat-message-json.js';
+import { SEALED_MESSAGE_PAGE_SQL, messageContentAt, type SealedMessagePage } from './chat-sealed-pages.js';
 
 interface ChatRow {
   id: string;
@@ -42,7 +42,7 @@ const messageCount = (db: Knex) => db.raw('(SELECT count(*) FROM messages m WHER
 /** `listings`: the pool of listChats, which tolerates replica lag (see ListingReads); everything else reads and writes `db`. */
 export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingReads) {
   const titleAt = (id: string) => ({ table: 'chats', column: 'title_enc', rowId: id });
-  const contentAt = (id: string) => ({ table: 'messages', column: 'content_enc', rowId: id });
+  const contentAt = messageContentAt;
 
   async function toChat(row: ChatRow): Promise<Chat> {
     return {
@@ -174,34 +174,21 @@ export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingR
     },
 
     /**
-     * Pages of a user's messages for the export's serialiser (chat-message-json.ts): content
-     * decrypted to UTF-8 bytes (not decoded into a string) and created_at as PostgreSQL's ISO
-     * text in UTC with milliseconds, what Date#toISOString gives, without parsing a Date per row.
-     * One page read ahead, decrypted as a batch, like eachMessage.
+     * A user's messages for an export, oldest first, still sealed, one packed bytea per page
+     * (chat-sealed-pages.ts), for a thread to decrypt: the next page is requested before the
+     * current one is consumed, so PostgreSQL works while the caller does. created_at comes as
+     * PostgreSQL's ISO text in UTC with milliseconds, what Date#toISOString gives.
      */
-    async *eachMessagePage(userId: string, batchSize = 1000): AsyncGenerator<MessageBytes[]> {
-      type Row = MessageRow & { created_iso: string };
-      // to_char outside the LIMIT: under a sort plan it would otherwise run for every row scanned.
-      const page = (after: number): Promise<Row[]> => db
-        .select('m.id', 'm.chat_id', 'm.seq', 'm.role', 'm.content_enc', 'm.model', 'm.prompt_tokens', 'm.completion_tokens',
-          db.raw(`to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_iso`))
-        .from(db('messages').select('*').where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize).as('m'))
-        .orderBy('m.seq');
-      let next: Promise<Row[]> | undefined = page(0);
+    async *eachSealedMessagePage(userId: string, batchSize = 1000): AsyncGenerator<SealedMessagePage> {
+      type Row = { rows: number; last_seq: string | null; records: Buffer };
+      const page = (after: string): Promise<Row> => db.raw(SEALED_MESSAGE_PAGE_SQL, [userId, after, batchSize])
+        .then((r: { rows: Row[] }) => r.rows[0]);
+      let next: Promise<Row> | undefined = page('0');
       while (next) {
-        const rows: Row[] = await next;
-        next = rows.length < batchSize ? undefined : page(rows[rows.length - 1].seq);
+        const { rows, last_seq: lastSeq, records }: Row = await next;
+        next = rows < batchSize || lastSeq === null ? undefined : page(lastSeq);
         next?.catch(() => {});
-        yield await Promise.all(rows.map(async (row) => ({
-          id: row.id,
-          chatId: row.chat_id,
-          role: row.role,
-          content: await cipher.decryptBytes(contentAt(row.id), row.content_enc),
-          model: row.model,
-          promptTokens: row.prompt_tokens,
-          completionTokens: row.completion_tokens,
-          createdAt: row.created_iso,
-        })));
+        if (rows > 0) yield { rows, records };
       }
     },
   };

@@ -156,10 +156,12 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
   const stored = input.artifacts.put(input.artifactKey, encrypt);
   // A failure anywhere (DB read, zip, encryption, disk) must reject the whole build.
   let failure: Error | undefined;
+  // Aborted on any failure, so what a collection started for this build (a thread) stops with it.
+  const stop = new AbortController();
   const failed = new Promise<never>((_, reject) => {
-    encrypt.on('error', (e: Error) => { failure ??= e; reject(e); });
-    stored.catch((e: Error) => { failure ??= e; reject(e); });
-    const onAbort = () => { const e = input.signal!.reason as Error; failure ??= e; reject(e); };
+    encrypt.on('error', (e: Error) => { failure ??= e; stop.abort(e); reject(e); });
+    stored.catch((e: Error) => { failure ??= e; stop.abort(e); reject(e); });
+    const onAbort = () => { const e = input.signal!.reason as Error; failure ??= e; stop.abort(e); reject(e); };
     if (input.signal?.aborted) onAbort();
     else input.signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -190,7 +192,7 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
       for (const collection of provider.collections) {
         const before = counter.rows;
         const path = `data/${safeArchivePath(module.name)}/${safeArchivePath(collection.name)}.json`;
-        await addEntry(path, collection.json ? jsonChunks(collection.json(input.userId), counter) : jsonArray(collection.rows(input.userId), counter));
+        await addEntry(path, collection.json ? jsonChunks(collection.json(input.userId, stop.signal), counter) : jsonArray(collection.rows(input.userId), counter));
         collections.push({ module: module.name, name: collection.name, description: collection.description, path, rows: counter.rows - before });
         await input.onProgress({ phase: 'collections', rows: counter.rows, plaintextBytes });
       }
@@ -233,6 +235,7 @@ export async function buildExport(input: BuildExportInput): Promise<BuiltExport>
   } catch (error) {
     // Fail the write itself, so storage removes its temporary file instead of publishing what an
     // aborted archive would otherwise end as: a truncated export under the final name.
+    stop.abort(failure ?? error);
     encrypt.destroy(failure ?? (error as Error));
     await stored.catch(() => {});
     throw failure ?? error;

@@ -22,7 +22,8 @@ const bytesToUuid = (b: Buffer) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 };
 
-export function createFieldCipher(keyStore: KeyStore) {
+/** `keyStore`: the key store, or (in a thread that only decrypts) anything that answers keyById. */
+export function createFieldCipher(keyStore: Pick<KeyStore, 'keyForSubject' | 'keyById'>) {
   async function encryptBytes(subjectId: string, at: FieldLocation, plaintext: Buffer): Promise<Buffer> {
     const dataKey = await keyStore.keyForSubject(subjectId);
     return Buffer.concat([Buffer.from([FORMAT_V1]), uuidToBytes(dataKey.id), seal(dataKey.key, plaintext, associatedData(at))]);

@@ -1,0 +1,76 @@
+// Entry point of an export's decrypting thread (issue 15): takes sealed pages of messages
+// (chat-sealed-pages.ts), opens each row's AES-256-GCM content and writes the page's JSON
+// (chat-message-json.ts), and hands back one buffer per page, in the order the pages came. The
+// export's main thread meanwhile reads the next page from PostgreSQL and feeds the zip and
+// OpenPGP, so the two cores work at once. Data keys are asked of the main thread by id (its key
+// store checks them) and live only in this thread's memory for the length of one export.
+import { parentPort } from 'node:worker_threads';
+import { DecryptionError } from '../../platform/crypto/aead.js';
+import { createFieldCipher } from '../../platform/crypto/field-cipher.js';
+import type { DataKey } from '../../platform/crypto/key-store.js';
+import { messagesJson } from './chat-message-json.js';
+import { messageContentAt, readSealedMessages } from './chat-sealed-pages.js';
+
+export type ToExportThread =
+  | { type: 'page'; seq: number; records: Uint8Array }
+  | { type: 'key'; id: string; subjectId: string; key: Uint8Array };
+
+export type FromExportThread =
+  | { type: 'key'; id: string }
+  | { type: 'page'; seq: number; rows: number; json: Uint8Array }
+  | { type: 'failed'; seq: number; name: string; message: string };
+
+const port = parentPort!;
+const keys = new Map<string, { promise: Promise<DataKey>; resolve: (key: DataKey) => void }>();
+
+const cipher = createFieldCipher({
+  keyById(id) {
+    let entry = keys.get(id);
+    if (!entry) {
+      let resolve!: (key: DataKey) => void;
+      const promise = new Promise<DataKey>((r) => { resolve = r; });
+      entry = { promise, resolve };
+      keys.set(id, entry);
+      port.postMessage({ type: 'key', id } satisfies FromExportThread);
+    }
+    return entry.promise;
+  },
+  keyForSubject: () => { throw new Error('the export thread only decrypts'); },
+});
+
+async function exportPage(records: Buffer): Promise<{ rows: number; json: Uint8Array }> {
+  const sealed = readSealedMessages(records);
+  const page = await Promise.all(sealed.map(async (m) => ({
+    id: m.id,
+    chatId: m.chatId,
+    role: m.role,
+    content: await cipher.decryptBytes(messageContentAt(m.id), m.contentEnc),
+    model: m.model,
+    promptTokens: m.promptTokens,
+    completionTokens: m.completionTokens,
+    createdAt: m.createdAt,
+  })));
+  const chunks = messagesJson(page);
+  // One fresh buffer of exactly the page's bytes, so it can be transferred, not copied.
+  const json = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) { json.set(chunk, at); at += chunk.length; }
+  return { rows: page.length, json };
+}
+
+let previous: Promise<void> = Promise.resolve();
+port.on('message', (message: ToExportThread) => {
+  if (message.type === 'key') {
+    keys.get(message.id)?.resolve({ id: message.id, subjectId: message.subjectId, key: Buffer.from(message.key) });
+    return;
+  }
+  const { seq, records } = message;
+  // One page after another: the answers go back in the order the pages came.
+  previous = previous.then(() => exportPage(Buffer.from(records.buffer, records.byteOffset, records.byteLength)))
+    .then(({ rows, json }) => port.postMessage({ type: 'page', seq, rows, json } satisfies FromExportThread, [json.buffer as ArrayBuffer]))
+    .catch((error: Error) => {
+      // Only our own fixed messages cross (a DecryptionError's says which check failed); never row data.
+      const known = error instanceof DecryptionError || error instanceof RangeError;
+      port.postMessage({ type: 'failed', seq, name: error.name, message: known ? error.message : '' } satisfies FromExportThread);
+    });
+});

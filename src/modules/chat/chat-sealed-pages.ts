@@ -1,0 +1,87 @@
+// A page of a user's messages as PostgreSQL packs it for an export: one row per page, one bytea of
+// length-prefixed records, still sealed (content_enc as stored). Issue 15: parsing 1,000 rows of
+// eight columns (strings, hex bytea, a Buffer per value) was a fifth of the export's main thread;
+// one bytea per page is a single native hex decode, and its one Buffer moves to the decrypting
+// thread (chat-export-thread.ts) without a copy. The SQL that writes a record and the reader that
+// reads it are kept together here so they cannot drift.
+//
+// A record, integers big-endian as int4send writes them:
+//   id (uuid, 16) | chat_id (uuid, 16) | nulls (1: bit 0 model, 1 prompt_tokens, 2 completion_tokens)
+//   | prompt_tokens (int4) | completion_tokens (int4)
+//   | role, model, created_at as ISO 8601 UTC with ms, content_enc: each an int4 length + its bytes
+import type { MessageRole } from './chat-types.js';
+
+/**
+ * One page after `seq > ?` for `user_id = ?`, `LIMIT ?`: `rows` (int), `last_seq` (text, the keyset
+ * cursor) and `records` (bytea, in seq order). created_at is formatted outside the LIMIT, so a sort
+ * plan would not format every row it scans.
+ */
+export const SEALED_MESSAGE_PAGE_SQL = `
+  SELECT count(*)::int AS rows, max(m.seq)::text AS last_seq, coalesce(string_agg(
+      uuid_send(m.id) || uuid_send(m.chat_id)
+      || set_byte('\\x00'::bytea, 0, (m.model IS NULL)::int | ((m.prompt_tokens IS NULL)::int << 1) | ((m.completion_tokens IS NULL)::int << 2))
+      || int4send(coalesce(m.prompt_tokens, 0)) || int4send(coalesce(m.completion_tokens, 0))
+      || int4send(octet_length(t.role)) || t.role
+      || int4send(octet_length(t.model)) || t.model
+      || int4send(octet_length(t.created)) || t.created
+      || int4send(octet_length(m.content_enc)) || m.content_enc,
+      ''::bytea ORDER BY m.seq), ''::bytea) AS records
+  FROM (SELECT id, chat_id, seq, role, model, prompt_tokens, completion_tokens, created_at, content_enc
+        FROM messages WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?) m
+  CROSS JOIN LATERAL (SELECT convert_to(m.role, 'UTF8') AS role, convert_to(coalesce(m.model, ''), 'UTF8') AS model,
+    convert_to(to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'UTF8') AS created) t`;
+
+/** Where chat-repo seals a message's content: the associated data binds it to this row. */
+export const messageContentAt = (id: string) => ({ table: 'messages', column: 'content_enc', rowId: id });
+
+export interface SealedMessagePage {
+  rows: number;
+  /** The records above; the only reference to them once handed to the decrypting thread. */
+  records: Buffer;
+}
+
+export interface SealedMessage {
+  id: string;
+  chatId: string;
+  role: MessageRole;
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  createdAt: string;
+  contentEnc: Buffer;
+}
+
+const uuid = (b: Buffer, at: number) => {
+  const h = b.toString('hex', at, at + 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+
+/** The records of one page, in order. Throws on a truncated page instead of reading past it. */
+export function readSealedMessages(records: Buffer): SealedMessage[] {
+  const out: SealedMessage[] = [];
+  let at = 0;
+  const need = (n: number) => {
+    if (at + n > records.length) throw new RangeError('sealed message page is truncated');
+  };
+  const field = () => {
+    need(4);
+    const length = records.readInt32BE(at);
+    need(4 + length);
+    at += 4 + length;
+    return records.subarray(at - length, at);
+  };
+  while (at < records.length) {
+    need(16 + 16 + 1 + 8);
+    const id = uuid(records, at);
+    const chatId = uuid(records, at + 16);
+    const nulls = records[at + 32];
+    const promptTokens = nulls & 2 ? null : records.readInt32BE(at + 33);
+    const completionTokens = nulls & 4 ? null : records.readInt32BE(at + 37);
+    at += 41;
+    const role = field().toString('latin1') as MessageRole;
+    const model = field();
+    const createdAt = field().toString('latin1');
+    out.push({ id, chatId, role, model: nulls & 1 ? null : model.toString('utf8'), promptTokens, completionTokens, createdAt, contentEnc: field() });
+  }
+  return out;
+}
