@@ -68,10 +68,9 @@ function startThread(options: ExportDecryptionOptions) {
       }, fail);
       return;
     }
-    const waiting = pending.get(message.seq);
-    pending.delete(message.seq);
     if (message.type === 'page') {
-      waiting?.resolve({ json: Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength), rows: message.rows });
+      pending.get(message.seq)?.resolve({ json: Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength), rows: message.rows });
+      pending.delete(message.seq);
     } else if (message.name === 'DecryptionError' || message.name === 'DataKeyDestroyedError') {
       fail(Object.assign(new DecryptionError(message.message || undefined), { name: message.name }));
     } else {
@@ -117,7 +116,9 @@ export async function* decryptedMessagePages(pages: AsyncIterable<SealedMessageP
       }
       const answer = inFlight.shift();
       if (!answer) return;
-      const { json, rows } = await answer;
+      // After an abort, its reason, not the thread's ending, and no page already decrypted either.
+      const { json, rows } = await answer.catch((error: unknown) => { options.signal?.throwIfAborted(); throw error; });
+      options.signal?.throwIfAborted();
       yield { chunks: [json], rows };
     }
   } finally {
