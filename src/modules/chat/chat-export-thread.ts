@@ -6,7 +6,7 @@
 // store checks them) and live only in this thread's memory for the length of one export.
 import { parentPort } from 'node:worker_threads';
 import { DecryptionError } from '../../platform/crypto/aead.js';
-import { createFieldCipher } from '../../platform/crypto/field-cipher.js';
+import { fieldKeyId, openField } from '../../platform/crypto/field-cipher.js';
 import type { DataKey } from '../../platform/crypto/key-store.js';
 import { messagesJson } from './chat-message-json.js';
 import { messageContentAt, readSealedMessages } from './chat-sealed-pages.js';
@@ -21,35 +21,37 @@ export type FromExportThread =
   | { type: 'failed'; seq: number; name: string; message: string };
 
 const port = parentPort!;
+/** Data keys of this export, as the main thread's key store answered them. */
 const keys = new Map<string, { promise: Promise<DataKey>; resolve: (key: DataKey) => void }>();
 
-const cipher = createFieldCipher({
-  keyById(id) {
-    let entry = keys.get(id);
-    if (!entry) {
-      let resolve!: (key: DataKey) => void;
-      const promise = new Promise<DataKey>((r) => { resolve = r; });
-      entry = { promise, resolve };
-      keys.set(id, entry);
-      port.postMessage({ type: 'key', id } satisfies FromExportThread);
-    }
-    return entry.promise;
-  },
-  keyForSubject: () => { throw new Error('the export thread only decrypts'); },
-});
+function keyById(id: string): Promise<DataKey> {
+  let entry = keys.get(id);
+  if (!entry) {
+    let resolve!: (key: DataKey) => void;
+    const promise = new Promise<DataKey>((r) => { resolve = r; });
+    entry = { promise, resolve };
+    keys.set(id, entry);
+    port.postMessage({ type: 'key', id } satisfies FromExportThread);
+  }
+  return entry.promise;
+}
 
 async function exportPage(records: Buffer): Promise<{ rows: number; json: Uint8Array }> {
   const sealed = readSealedMessages(records);
-  const page = await Promise.all(sealed.map(async (m) => ({
+  // A page's keys first (all of one subject: usually one), then every row without a promise each.
+  const keyIds = sealed.map((m) => fieldKeyId(m.contentEnc));
+  const pageKeys = new Map<string, DataKey>();
+  for (const id of keyIds) if (!pageKeys.has(id)) pageKeys.set(id, await keyById(id));
+  const page = sealed.map((m, i) => ({
     id: m.id,
     chatId: m.chatId,
     role: m.role,
-    content: await cipher.decryptBytes(messageContentAt(m.id), m.contentEnc),
+    content: openField(pageKeys.get(keyIds[i])!, messageContentAt(m.id), m.contentEnc),
     model: m.model,
     promptTokens: m.promptTokens,
     completionTokens: m.completionTokens,
     createdAt: m.createdAt,
-  })));
+  }));
   const chunks = messagesJson(page);
   // One fresh buffer of exactly the page's bytes, so it can be transferred, not copied.
   const json = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));

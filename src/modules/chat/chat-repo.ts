@@ -180,7 +180,7 @@ export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingR
      * PostgreSQL's ISO text in UTC with milliseconds, what Date#toISOString gives.
      */
     async *eachSealedMessagePage(userId: string, batchSize = 1000): AsyncGenerator<SealedMessagePage> {
-      type Row = { rows: number; last_seq: string | null; records: Buffer };
+      type Row = { rows: number; last_seq: string | null; records: string };
       const page = (after: string): Promise<Row> => db.raw(SEALED_MESSAGE_PAGE_SQL, [userId, after, batchSize])
         .then((r: { rows: Row[] }) => r.rows[0]);
       let next: Promise<Row> | undefined = page('0');
@@ -188,7 +188,7 @@ export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingR
         const { rows, last_seq: lastSeq, records }: Row = await next;
         next = rows < batchSize || lastSeq === null ? undefined : page(lastSeq);
         next?.catch(() => {});
-        if (rows > 0) yield { rows, records };
+        if (rows > 0) yield { rows, records: Buffer.from(records, 'base64') };
       }
     },
   };

@@ -1,5 +1,5 @@
 // A page of a user's messages as PostgreSQL packs it for an export: one row per page, one bytea of
-// length-prefixed records, still sealed (content_enc as stored). Issue 15: parsing 1,000 rows of
+// length-prefixed records, still sealed (content_enc as stored), sent as base64 text. Issue 15: parsing 1,000 rows of
 // eight columns (strings, hex bytea, a Buffer per value) was a fifth of the export's main thread;
 // one bytea per page is a single native hex decode, and its one Buffer moves to the decrypting
 // thread (chat-export-thread.ts) without a copy. The SQL that writes a record and the reader that
@@ -13,11 +13,11 @@ import type { MessageRole } from './chat-types.js';
 
 /**
  * One page after `seq > ?` for `user_id = ?`, `LIMIT ?`: `rows` (int), `last_seq` (text, the keyset
- * cursor) and `records` (bytea, in seq order). created_at is formatted outside the LIMIT, so a sort
+ * cursor) and `records` (base64 text of the bytea, in seq order). created_at is formatted outside the LIMIT, so a sort
  * plan would not format every row it scans.
  */
 export const SEALED_MESSAGE_PAGE_SQL = `
-  SELECT count(*)::int AS rows, max(m.seq)::text AS last_seq, coalesce(string_agg(
+  SELECT count(*)::int AS rows, max(m.seq)::text AS last_seq, encode(coalesce(string_agg(
       uuid_send(m.id) || uuid_send(m.chat_id)
       || set_byte('\\x00'::bytea, 0, (m.model IS NULL)::int | ((m.prompt_tokens IS NULL)::int << 1) | ((m.completion_tokens IS NULL)::int << 2))
       || int4send(coalesce(m.prompt_tokens, 0)) || int4send(coalesce(m.completion_tokens, 0))
@@ -25,7 +25,7 @@ export const SEALED_MESSAGE_PAGE_SQL = `
       || int4send(octet_length(t.model)) || t.model
       || int4send(octet_length(t.created)) || t.created
       || int4send(octet_length(m.content_enc)) || m.content_enc,
-      ''::bytea ORDER BY m.seq), ''::bytea) AS records
+      ''::bytea ORDER BY m.seq), ''::bytea), 'base64') AS records
   FROM (SELECT id, chat_id, seq, role, model, prompt_tokens, completion_tokens, created_at, content_enc
         FROM messages WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?) m
   CROSS JOIN LATERAL (SELECT convert_to(m.role, 'UTF8') AS role, convert_to(coalesce(m.model, ''), 'UTF8') AS model,
@@ -63,12 +63,13 @@ export function readSealedMessages(records: Buffer): SealedMessage[] {
   const need = (n: number) => {
     if (at + n > records.length) throw new RangeError('sealed message page is truncated');
   };
+  /** An int4 length and that many bytes: where they start and end. */
   const field = () => {
     need(4);
     const length = records.readInt32BE(at);
     need(4 + length);
     at += 4 + length;
-    return records.subarray(at - length, at);
+    return at - length;
   };
   while (at < records.length) {
     need(16 + 16 + 1 + 8);
@@ -78,10 +79,12 @@ export function readSealedMessages(records: Buffer): SealedMessage[] {
     const promptTokens = nulls & 2 ? null : records.readInt32BE(at + 33);
     const completionTokens = nulls & 4 ? null : records.readInt32BE(at + 37);
     at += 41;
-    const role = field().toString('latin1') as MessageRole;
-    const model = field();
-    const createdAt = field().toString('latin1');
-    out.push({ id, chatId, role, model: nulls & 1 ? null : model.toString('utf8'), promptTokens, completionTokens, createdAt, contentEnc: field() });
+    const role = records.toString('latin1', field(), at) as MessageRole;
+    const modelFrom = field();
+    const model = nulls & 1 ? null : records.toString('utf8', modelFrom, at);
+    const createdAt = records.toString('latin1', field(), at);
+    const contentFrom = field();
+    out.push({ id, chatId, role, model, promptTokens, completionTokens, createdAt, contentEnc: records.subarray(contentFrom, at) });
   }
   return out;
 }

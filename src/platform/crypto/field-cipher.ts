@@ -4,7 +4,7 @@
 // data binds the value to its table, column and row: a ciphertext copied to another row or
 // column fails authentication instead of decrypting to someone else's data.
 import { DecryptionError, open, seal } from './aead.js';
-import type { KeyStore } from './key-store.js';
+import type { DataKey, KeyStore } from './key-store.js';
 
 const FORMAT_V1 = 0x01;
 const HEADER_BYTES = 1 + 16;
@@ -23,6 +23,23 @@ const bytesToUuid = (b: Buffer) => {
 };
 
 /** `keyStore`: the key store, or (in a thread that only decrypts) anything that answers keyById. */
+/** The id of the data key a ciphertext was sealed with (its header names it). */
+export function fieldKeyId(ciphertext: Buffer): string {
+  if (ciphertext.length < HEADER_BYTES || ciphertext[0] !== FORMAT_V1) {
+    throw new DecryptionError('unknown ciphertext format');
+  }
+  return bytesToUuid(ciphertext.subarray(1, HEADER_BYTES));
+}
+
+/**
+ * Opens a ciphertext with its data key (the one fieldKeyId names, already looked up), without a
+ * promise per value: for a thread that decrypts many rows of one subject (an export's messages).
+ */
+export function openField(dataKey: DataKey, at: FieldLocation, ciphertext: Buffer): Buffer {
+  // Another key than the one the header names fails authentication like any tampering.
+  return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
+}
+
 export function createFieldCipher(keyStore: Pick<KeyStore, 'keyForSubject' | 'keyById'>) {
   async function encryptBytes(subjectId: string, at: FieldLocation, plaintext: Buffer): Promise<Buffer> {
     const dataKey = await keyStore.keyForSubject(subjectId);
@@ -30,11 +47,7 @@ export function createFieldCipher(keyStore: Pick<KeyStore, 'keyForSubject' | 'ke
   }
 
   async function decryptBytes(at: FieldLocation, ciphertext: Buffer): Promise<Buffer> {
-    if (ciphertext.length < HEADER_BYTES || ciphertext[0] !== FORMAT_V1) {
-      throw new DecryptionError('unknown ciphertext format');
-    }
-    const dataKey = await keyStore.keyById(bytesToUuid(ciphertext.subarray(1, HEADER_BYTES)));
-    return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
+    return openField(await keyStore.keyById(fieldKeyId(ciphertext)), at, ciphertext);
   }
 
   return {
