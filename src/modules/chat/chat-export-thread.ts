@@ -6,7 +6,7 @@
 // store checks them) and live only in this thread's memory for the length of one export.
 import { parentPort } from 'node:worker_threads';
 import { DecryptionError } from '../../platform/crypto/aead.js';
-import { fieldKeyId, openField } from '../../platform/crypto/field-cipher.js';
+import { fieldKeyId, fieldKeyTag, openField } from '../../platform/crypto/field-cipher.js';
 import type { DataKey } from '../../platform/crypto/key-store.js';
 import { messagesJson } from './chat-message-json.js';
 import { messageContentAt, readSealedMessages } from './chat-sealed-pages.js';
@@ -39,14 +39,14 @@ function keyById(id: string): Promise<DataKey> {
 async function exportPage(records: Buffer): Promise<{ rows: number; json: Uint8Array }> {
   const sealed = readSealedMessages(records);
   // A page's keys first (all of one subject: usually one), then every row without a promise each.
-  const keyIds = sealed.map((m) => fieldKeyId(m.contentEnc));
+  const keyTags = sealed.map((m) => fieldKeyTag(m.contentEnc));
   const pageKeys = new Map<string, DataKey>();
-  for (const id of keyIds) if (!pageKeys.has(id)) pageKeys.set(id, await keyById(id));
+  for (const [i, tag] of keyTags.entries()) if (!pageKeys.has(tag)) pageKeys.set(tag, await keyById(fieldKeyId(sealed[i].contentEnc)));
   const page = sealed.map((m, i) => ({
     id: m.id,
     chatId: m.chatId,
     role: m.role,
-    content: openField(pageKeys.get(keyIds[i])!, messageContentAt(m.id), m.contentEnc),
+    content: openField(pageKeys.get(keyTags[i])!, messageContentAt(m.id), m.contentEnc),
     model: m.model,
     promptTokens: m.promptTokens,
     completionTokens: m.completionTokens,

@@ -7,7 +7,7 @@
 // it are kept together here so they cannot drift.
 //
 // A record, integers big-endian as int4send writes them:
-//   id (uuid, 16) | chat_id (uuid, 16) | nulls (1: bit 0 model, 1 prompt_tokens, 2 completion_tokens)
+//   id, chat_id (uuid text, 36 each) | nulls (1: bit 0 model, 1 prompt_tokens, 2 completion_tokens)
 //   | prompt_tokens (int4) | completion_tokens (int4)
 //   | role, model, created_at as ISO 8601 UTC with ms, content_enc: each an int4 length + its bytes
 import type { MessageRole } from './chat-types.js';
@@ -19,7 +19,7 @@ import type { MessageRole } from './chat-types.js';
  */
 export const SEALED_MESSAGE_PAGE_SQL = `
   SELECT count(*)::int AS rows, max(m.seq)::text AS last_seq, encode(coalesce(string_agg(
-      uuid_send(m.id) || uuid_send(m.chat_id)
+      convert_to(m.id::text || m.chat_id::text, 'UTF8')
       || set_byte('\\x00'::bytea, 0, (m.model IS NULL)::int | ((m.prompt_tokens IS NULL)::int << 1) | ((m.completion_tokens IS NULL)::int << 2))
       || int4send(coalesce(m.prompt_tokens, 0)) || int4send(coalesce(m.completion_tokens, 0))
       || int4send(octet_length(t.role)) || t.role
@@ -52,11 +52,6 @@ export interface SealedMessage {
   contentEnc: Buffer;
 }
 
-const uuid = (b: Buffer, at: number) => {
-  const h = b.toString('hex', at, at + 16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-};
-
 /** The records of one page, in order. Throws on a truncated page instead of reading past it. */
 export function readSealedMessages(records: Buffer): SealedMessage[] {
   const out: SealedMessage[] = [];
@@ -73,13 +68,13 @@ export function readSealedMessages(records: Buffer): SealedMessage[] {
     return at - length;
   };
   while (at < records.length) {
-    need(16 + 16 + 1 + 8);
-    const id = uuid(records, at);
-    const chatId = uuid(records, at + 16);
-    const nulls = records[at + 32];
-    const promptTokens = nulls & 2 ? null : records.readInt32BE(at + 33);
-    const completionTokens = nulls & 4 ? null : records.readInt32BE(at + 37);
-    at += 41;
+    need(36 + 36 + 1 + 8);
+    const id = records.toString('latin1', at, at + 36);
+    const chatId = records.toString('latin1', at + 36, at + 72);
+    const nulls = records[at + 72];
+    const promptTokens = nulls & 2 ? null : records.readInt32BE(at + 73);
+    const completionTokens = nulls & 4 ? null : records.readInt32BE(at + 77);
+    at += 81;
     const role = records.toString('latin1', field(), at) as MessageRole;
     const modelFrom = field();
     const model = nulls & 1 ? null : records.toString('utf8', modelFrom, at);

@@ -23,13 +23,20 @@ const bytesToUuid = (b: Buffer) => {
 };
 
 /** `keyStore`: the key store, or (in a thread that only decrypts) anything that answers keyById. */
-/** The id of the data key a ciphertext was sealed with (its header names it). */
-export function fieldKeyId(ciphertext: Buffer): string {
+function checkFormat(ciphertext: Buffer): void {
   if (ciphertext.length < HEADER_BYTES || ciphertext[0] !== FORMAT_V1) {
     throw new DecryptionError('unknown ciphertext format');
   }
+}
+
+/** The id of the data key a ciphertext was sealed with (its header names it). */
+export function fieldKeyId(ciphertext: Buffer): string {
+  checkFormat(ciphertext);
   return bytesToUuid(ciphertext.subarray(1, HEADER_BYTES));
 }
+
+/** The same key id as raw bytes in a latin1 string: a cheap map key for many rows of one key. */
+export const fieldKeyTag = (ciphertext: Buffer): string => { checkFormat(ciphertext); return ciphertext.toString('latin1', 1, HEADER_BYTES); };
 
 /**
  * Opens a ciphertext with its data key (the one fieldKeyId names, already looked up), without a
@@ -37,6 +44,7 @@ export function fieldKeyId(ciphertext: Buffer): string {
  */
 export function openField(dataKey: DataKey, at: FieldLocation, ciphertext: Buffer): Buffer {
   // Another key than the one the header names fails authentication like any tampering.
+  checkFormat(ciphertext);
   return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
 }
 
