@@ -43,7 +43,7 @@ function transferable(buffer: Buffer): Uint8Array {
 function startThread(options: ExportDecryptionOptions) {
   const worker = new Worker(THREAD.filename, {
     eval: THREAD.eval,
-    resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 48, maxYoungGenerationSizeMb: options.maxYoungMb ?? 16, stackSizeMb: 4 },
+    resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 32, maxYoungGenerationSizeMb: options.maxYoungMb ?? 8, stackSizeMb: 4 },
     stdout: true,
     stderr: true,
   });
