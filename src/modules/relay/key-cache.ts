@@ -3,7 +3,7 @@
 // while this process is subscribed to the relay's Redis invalidation channel:
 //   - a revocation, rotation or account status change publishes the key id or user id on the
 //     channel (after its transaction committed); every replica drops the matching entries;
-//   - a hit is served only after a PING on the subscriber connection is answered (the barrier):
+//   - a hit is acted on only after a PING on the subscriber connection is answered (the barrier):
 //     Redis writes a published message to every subscriber before it answers the PUBLISH, and
 //     answers a subscriber's commands in order, so by the PONG every invalidation published
 //     before the lookup began has been handled here. Without it, a request reaching this
@@ -126,6 +126,27 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
     heartbeat.unref();
   }
 
+  /**
+   * A live entry, served provisionally: its barrier is sent now and `confirmed` resolves true
+   * once it is answered and the entry is still there (no invalidation of it was published
+   * before this call), false otherwise (the caller must read PostgreSQL then). The caller may
+   * do its own work meanwhile (validation, the spend reservation), but must not act on the
+   * key (forward a call, answer anything but a refusal) before `confirmed` is true.
+   */
+  function peek(prefix: string): { value: T; confirmed: Promise<boolean> } | undefined {
+    const entry = live ? entries.get(prefix) : undefined;
+    if (!entry) return undefined;
+    if (entry.until <= Date.now()) {
+      entries.delete(prefix);
+      return undefined;
+    }
+    const { value } = entry;
+    // The barrier may deliver this key's invalidation, or the subscription go down: only the
+    // same entry, still live, counts as confirmed.
+    const confirmed = barrier().then((ok) => ok && live && entries.get(prefix)?.value === value && entry.until > Date.now());
+    return { value, confirmed };
+  }
+
   return {
     /** Whether the cache is in use (subscribed; false: every lookup reads PostgreSQL), and how often it (re)subscribed. */
     status: () => ({ live, subscriptions, entries: entries.size }),
@@ -136,19 +157,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       return epoch;
     },
 
-    /** A live entry, after the barrier; undefined while the subscription is down or the barrier fails. */
-    async get(prefix: string): Promise<T | undefined> {
-      if (!live || !entries.has(prefix)) return undefined;
-      if (!(await barrier())) return undefined;
-      // The barrier may have delivered this key's invalidation, or the subscription gone down.
-      const entry = live ? entries.get(prefix) : undefined;
-      if (!entry) return undefined;
-      if (entry.until <= Date.now()) {
-        entries.delete(prefix);
-        return undefined;
-      }
-      return entry.value;
-    },
+    peek,
 
     set(prefix: string, value: T, since: number): void {
       if (!live || since !== epoch) return;
