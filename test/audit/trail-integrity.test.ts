@@ -79,7 +79,8 @@ describe('audit: append-only hash chain and verification', () => {
     expect(result.checkpointsChecked).to.be.at.least(1);
   });
 
-  it('names the exact event a superuser changed (trigger disabled), via the API and the CLI', async () => {
+  it('names the exact event a superuser changed (trigger disabled), via the API and the CLI', async function () {
+    this.timeout(120_000); // two CLI runs, each a tsx start-up: most of a minute on a loaded machine
     const [, target] = await someEvents(3);
     await asSuperuser('UPDATE audit_events SET reason = ? WHERE seq = ?', ['legal_request', target]);
     try {

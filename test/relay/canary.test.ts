@@ -96,7 +96,7 @@ describe('relay: no prompt or completion retained anywhere (canary)', function (
 
   it('is in no line of the service log, at level trace', () => {
     const log = logLines.join('');
-    // Control: the log captured the relay's requests (pino-http lines for /v1/chat/completions).
+    // Control: the log captured the relay's requests (the request log lines for /v1/chat/completions).
     expect(log).to.contain('/v1/chat/completions');
     expect(log.split('\n').length).to.be.greaterThan(30);
     expect(containsAnyForm(log, canary)).to.equal(false);

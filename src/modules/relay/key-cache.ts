@@ -3,11 +3,20 @@
 // while this process is subscribed to the relay's Redis invalidation channel:
 //   - a revocation, rotation or account status change publishes the key id or user id on the
 //     channel (after its transaction committed); every replica drops the matching entries;
-//   - a hit is served only after a PING on the subscriber connection is answered (the barrier):
-//     Redis writes a published message to every subscriber before it answers the PUBLISH, and
-//     answers a subscriber's commands in order, so by the PONG every invalidation published
-//     before the lookup began has been handled here. Without it, a request reaching this
-//     replica just after a revocation returned on another could still be let through;
+//   - a hit is acted on only once a PING on the subscriber connection, sent after the lookup
+//     began, is answered (the barrier): Redis writes a published message to every subscriber
+//     before it answers the PUBLISH, and answers a subscriber's commands in order, so by the
+//     PONG every invalidation published before the lookup began has been handled here. Without
+//     it, a request reaching this replica just after a revocation returned on another could
+//     still be let through;
+//   - the lease, so that a hit needs no round trip of its own: while entries are cached a PING
+//     goes out every LEASE_PING_MS, and a hit within LEASE_MS of the sending of the newest
+//     answered one counts as confirmed. In exchange `invalidate` returns only LEASE_MS (plus a
+//     margin) after its PUBLISH was answered. Why that is enough: a request handled at t after
+//     the revocation returned (t > publish + LEASE_MS) is served from memory only if a PING
+//     sent at t0 > t - LEASE_MS > publish was answered, so Redis had written the message to
+//     this connection before that PONG. A replica whose Redis link or event loop is too slow to
+//     keep its lease falls back to one barrier per lookup, never to less;
 //   - while the subscription is down (not yet connected, reconnecting, a heartbeat PING
 //     unanswered for 2 s) the cache is neither read nor filled: every call reads PostgreSQL (fail
 //     closed), and the cache starts empty once the subscription is back, since messages may
@@ -23,6 +32,13 @@ import type { Logger } from '../../platform/logger.js';
 export const KEY_CACHE_TTL_MS = 5_000;
 const MAX_ENTRIES = 20_000;
 const HEARTBEAT_MS = 1_000;
+/** How long an answered barrier PING vouches for this replica's cache (see the lease above). */
+export const KEY_CACHE_LEASE_MS = 250;
+const LEASE_PING_MS = 50;
+// What `invalidate` waits beyond the lease: timers may fire a little early or late on either side.
+const LEASE_MARGIN_MS = 25;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const CONFIRMED = Promise.resolve(true);
 
 export interface CachedKey {
   id: string;
@@ -50,11 +66,23 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   // (the one under way may have been sent before their invalidation was published).
   let current: Promise<boolean> | undefined;
   let queued: Promise<boolean> | undefined;
+  // performance.now() when the newest barrier PING answered on the current subscription was sent.
+  let confirmedAt = -Infinity;
+  let leaseTimer: NodeJS.Timeout | undefined;
+  // When the cache was last read or filled: an idle replica stops renewing its lease.
+  let lastUsedAt = -Infinity;
 
   function roundTrip(sub: Redis): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
+    const sent = performance.now();
+    const subscription = subscriptions;
+    const answered = () => {
+      // A PING resent on a new connection after a reconnect vouches for nothing before it.
+      if (live && subscription === subscriptions && sent > confirmedAt) confirmedAt = sent;
+      return live;
+    };
     const unanswered = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 2 * HEARTBEAT_MS); });
-    const trip = Promise.race([sub.ping().then(() => live, () => false), unanswered]).finally(() => {
+    const trip = Promise.race([sub.ping().then(answered, () => false), unanswered]).finally(() => {
       clearTimeout(timer);
       if (current === trip) current = undefined;
     });
@@ -78,6 +106,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
     if (live && !closed) logger.warn({}, 'relay: key-cache invalidation channel lost; API keys are read from PostgreSQL until it is back');
     live = false;
     epoch++;
+    confirmedAt = -Infinity;
     entries.clear();
   }
 
@@ -124,11 +153,42 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       sub.ping().then(() => clearTimeout(pingTimer), () => { clearTimeout(pingTimer); down(); }).finally(() => { pinging = false; });
     }, HEARTBEAT_MS);
     heartbeat.unref();
+    leaseTimer = setInterval(() => {
+      if (live && entries.size > 0 && performance.now() - lastUsedAt < ttlMs) void barrier();
+    }, LEASE_PING_MS);
+    leaseTimer.unref();
+  }
+
+  /**
+   * A live entry, served provisionally: within the lease `confirmed` is already true; otherwise
+   * its barrier is sent now and `confirmed` resolves true
+   * once it is answered and the entry is still there (no invalidation of it was published
+   * before this call), false otherwise (the caller must read PostgreSQL then). The caller may
+   * do its own work meanwhile (validation, the spend reservation), but must not act on the
+   * key (forward a call, answer anything but a refusal) before `confirmed` is true.
+   */
+  function peek(prefix: string): { value: T; confirmed: Promise<boolean> } | undefined {
+    const entry = live ? entries.get(prefix) : undefined;
+    if (!entry) return undefined;
+    if (entry.until <= Date.now()) {
+      entries.delete(prefix);
+      return undefined;
+    }
+    const { value } = entry;
+    lastUsedAt = performance.now();
+    if (lastUsedAt - confirmedAt < KEY_CACHE_LEASE_MS) return { value, confirmed: CONFIRMED };
+    // The barrier may deliver this key's invalidation, or the subscription go down: only the
+    // same entry, still live, counts as confirmed.
+    const confirmed = barrier().then((ok) => ok && live && entries.get(prefix)?.value === value && entry.until > Date.now());
+    return { value, confirmed };
   }
 
   return {
-    /** Whether the cache is in use (subscribed; false: every lookup reads PostgreSQL), and how often it (re)subscribed. */
-    status: () => ({ live, subscriptions, entries: entries.size }),
+    /**
+     * Whether the cache is in use (subscribed; false: every lookup reads PostgreSQL), how often it
+     * (re)subscribed, and whether a hit now would be confirmed by the lease (no PING of its own).
+     */
+    status: () => ({ live, subscriptions, entries: entries.size, leased: live && performance.now() - confirmedAt < KEY_CACHE_LEASE_MS }),
 
     /** The epoch to hand back to `set`: a lookup that overlapped an invalidation is not cached. */
     begin(): number {
@@ -136,36 +196,28 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       return epoch;
     },
 
-    /** A live entry, after the barrier; undefined while the subscription is down or the barrier fails. */
-    async get(prefix: string): Promise<T | undefined> {
-      if (!live || !entries.has(prefix)) return undefined;
-      if (!(await barrier())) return undefined;
-      // The barrier may have delivered this key's invalidation, or the subscription gone down.
-      const entry = live ? entries.get(prefix) : undefined;
-      if (!entry) return undefined;
-      if (entry.until <= Date.now()) {
-        entries.delete(prefix);
-        return undefined;
-      }
-      return entry.value;
-    },
+    peek,
 
     set(prefix: string, value: T, since: number): void {
       if (!live || since !== epoch) return;
+      lastUsedAt = performance.now();
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
       entries.set(prefix, { value, until: Date.now() + ttlMs });
     },
 
     /**
      * Drops a key (`k:<id>`) or every key of a user (`u:<id>`) here at once and on every other
-     * replica through the channel. Called after the change committed. A failed publish is
-     * retried; if it still fails, other replicas hold the old entry for TTL_MS at most.
+     * replica through the channel. Called after the change committed; returns once no replica
+     * can serve the old entry any more (the lease: LEASE_MS after the publish, when anyone
+     * subscribes). A failed publish is retried; if it still fails, other replicas hold the old
+     * entry for TTL_MS at most.
      */
     async invalidate(message: `k:${string}` | `u:${string}`): Promise<void> {
       drop(message);
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          await redis.publish(channel, message);
+          const receivers = await redis.publish(channel, message);
+          if (receivers > 0) await sleep(KEY_CACHE_LEASE_MS + LEASE_MARGIN_MS);
           return;
         } catch (error) {
           if (attempt === 2) logger.error({ err: { message: (error as Error).message } }, `relay: could not publish a key invalidation; other replicas drop it within ${ttlMs / 1000} s`);
@@ -177,6 +229,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       closed = true;
       live = false;
       clearInterval(heartbeat);
+      clearInterval(leaseTimer);
       clearTimeout(pingTimer);
       entries.clear();
       if (subscriber) {

@@ -6,7 +6,7 @@ import { UnauthorizedError } from '../../platform/http/problem.js';
 import type { RouteTable } from '../../platform/platform.js';
 import type { StreamSink } from './relay-calls.js';
 import type { RelayService } from './relay-service.js';
-import type { ApiKeyCredential, ApiKeyRecord, UsageRow } from './relay-types.js';
+import type { ApiKeyRecord, KeyAccess, UsageRow } from './relay-types.js';
 import { spendPeriod } from './spend-limiter.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -59,11 +59,12 @@ export function responseSink(res: Response): StreamSink {
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-export function relayRoutes(service: RelayService, credentialOf: (req: Request) => ApiKeyCredential | undefined): RouteTable {
+export function relayRoutes(service: RelayService, accessOf: (req: Request) => KeyAccess | undefined): RouteTable {
+  // The key as the security scheme resolved it; the calls await its confirmation themselves.
   const key = (req: Request) => {
-    const credential = credentialOf(req);
-    if (!credential) throw new UnauthorizedError();
-    return credential;
+    const access = accessOf(req);
+    if (!access) throw new UnauthorizedError();
+    return access;
   };
   return {
     createMyApiKey: async (req, res) => {
@@ -100,7 +101,7 @@ export function relayRoutes(service: RelayService, credentialOf: (req: Request) 
     },
 
     listRelayModels: async (req, res) => {
-      key(req);
+      await key(req).confirmed;
       const { catalogue } = service;
       res.json({
         object: 'list',
@@ -113,13 +114,13 @@ export function relayRoutes(service: RelayService, credentialOf: (req: Request) 
     },
 
     createChatCompletion: async (req, res) => {
-      const credential = key(req);
+      const access = key(req);
       const body = req.body as Record<string, unknown>;
       if (body.stream === true) {
-        await service.stream(credential, body, responseSink(res));
+        await service.stream(access, body, responseSink(res));
         return;
       }
-      res.json(await service.complete(credential, body));
+      res.json(await service.complete(access, body));
     },
 
     createEmbedding: async (req, res) => {

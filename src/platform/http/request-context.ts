@@ -1,6 +1,6 @@
 // What every request gets before routing: a request id, the security headers, one log line and
 // the HTTP metrics when it ends. One middleware and one 'close' listener instead of four
-// middlewares (request id, pino-http, metrics, helmet + Cache-Control), because in the profile
+// middlewares (request id, request logging, metrics, helmet + Cache-Control), because in the profile
 // of /healthz these per-request costs were several times the framework's own (issue 15).
 import type { NextFunction, Request, Response } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';

@@ -1,0 +1,79 @@
+// Before/after comparison that survives a busy machine: one fake upstream and a Custos bench
+// server (bench/relay/relay-server.ts) per checkout, then serial non-streaming calls to the
+// fake itself and to every server, in a new random order each iteration, so every target sees
+// the same moments of load from neighbours. relay.bench.ts runs its targets one after another
+// (300 calls each), which at load 8-11 on 2 cores moves a target's p50 by several ms from one
+// round to the next; interleaving does not.
+//   npx tsx bench/relay/interleaved.ts <iterations> <name>=<checkout dir> [<name>=<dir> ...] [--limited]
+// --limited adds each server's 1-cent key (spend reservation on the path; 402s count as answers).
+// Prints p50/p99 per target, added latency over the fake, and each server's CPU per call
+// (user + system, from /proc, so threads and GC included).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+
+const count = Number(process.argv[2]);
+const limited = process.argv.includes('--limited');
+const variants = process.argv.slice(3).filter((a) => a.includes('=')).map((a) => a.split('=') as [string, string]);
+if (!count || variants.length === 0) throw new Error('usage: interleaved.ts <iterations> <name>=<dir> [...] [--limited]');
+
+function startChild(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line) }));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+interface Target { name: string; port: number; auth: string; model: string; pid?: number }
+const upstream = await startChild(['--import', 'tsx', 'bench/relay/fake-upstream.ts'], process.cwd());
+const children = [upstream.child];
+const targets: Target[] = [{ name: 'direct', port: Number(new URL(upstream.info.url as string).port), auth: 'Bearer sk-bench', model: 'gpt-4o-mini' }];
+for (const [name, dir] of variants) {
+  const server = await startChild(['--import', 'tsx', 'bench/relay/relay-server.ts', upstream.info.url as string], dir, { CUSTOS_BENCH_DATABASE: `custos_bench_interleaved_${name.replace(/\W/g, '_')}` });
+  children.push(server.child);
+  const { port, key, limitedKey } = server.info as { port: number; key: string; limitedKey: string };
+  targets.push({ name, port, auth: `Bearer ${key}`, model: 'openai/gpt-4o-mini', pid: server.child.pid });
+  if (limited) targets.push({ name: `${name} (limited key)`, port, auth: `Bearer ${limitedKey}`, model: 'openai/gpt-4o-mini' });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const payload = (model: string) => JSON.stringify({ model, max_tokens: 1, messages: [{ role: 'user', content: 'bench' }] });
+const call = (t: Target) => new Promise<number>((resolve, reject) => {
+  const body = payload(t.model);
+  const started = performance.now();
+  const req = http.request({ host: '127.0.0.1', port: t.port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: t.auth } }, (res) => {
+    if (res.statusCode !== 200 && res.statusCode !== 402) reject(new Error(`${t.name} answered ${res.statusCode}`));
+    res.resume();
+    res.on('end', () => resolve(performance.now() - started));
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+};
+
+for (let i = 0; i < 200; i++) for (const t of targets) await call(t); // warm-up (JIT, caches, pools)
+const loadBefore = loadavg()[0].toFixed(2);
+const cpuBefore = new Map(targets.filter((t) => t.pid).map((t) => [t.name, cpuMs(t.pid!)]));
+const times = new Map(targets.map((t) => [t.name, [] as number[]]));
+for (let i = 0; i < count; i++) {
+  for (const t of [...targets].sort(() => Math.random() - 0.5)) times.get(t.name)!.push(await call(t));
+}
+const callsPerServer = limited ? 2 * count : count;
+const cpuPerCall = new Map(targets.filter((t) => t.pid).map((t) => [t.name, ((cpuMs(t.pid!) - cpuBefore.get(t.name)!) * 1000) / callsPerServer]));
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const direct = times.get('direct')!;
+process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadBefore} -> ${loadavg()[0].toFixed(2)}, ${count} interleaved serial calls per target (ms)\n`);
+process.stdout.write('| target | p50 / p99 | added p50 / p99 | server CPU per call |\n| --- | --- | --- | --- |\n');
+for (const [name, xs] of times) {
+  const cpu = cpuPerCall.get(name);
+  process.stdout.write(`| ${name} | ${pct(xs, 50).toFixed(2)} / ${pct(xs, 99).toFixed(2)} | ${(pct(xs, 50) - pct(direct, 50)).toFixed(2)} / ${(pct(xs, 99) - pct(direct, 99)).toFixed(2)} | ${cpu === undefined ? '' : `${cpu.toFixed(0)} µs`} |\n`);
+}
+agent.destroy();
+for (const child of children.reverse()) child.kill('SIGTERM');
+process.exit(0);
