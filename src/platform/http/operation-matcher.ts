@@ -83,7 +83,8 @@ export function createOperationMatcher(document: OpenApiDocument) {
     // Non-strict routing, as Express's default: one trailing slash is ignored.
     const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
     const values: string[] = [];
-    const node = find(root, trimmed.split('/').slice(1), 0, values);
+    // parts[0] is the empty segment before the leading slash.
+    const node = find(root, trimmed.split('/'), 1, values);
     const operation = node?.operations.get(method);
     if (!node) return new RouteError(404, 'not found');
     if (!operation) {
@@ -92,7 +93,7 @@ export function createOperationMatcher(document: OpenApiDocument) {
     const names = namesByPath.get(operation.openapiPath)!;
     const params: Record<string, string> = {};
     try {
-      names.forEach((name, i) => { params[name] = decodeURIComponent(values[i]); });
+      for (let i = 0; i < names.length; i += 1) params[names[i]] = decodeURIComponent(values[i]);
     } catch {
       return new RouteError(400, 'malformed uri', method, [{ path: 'path', message: 'is not valid percent-encoding' }]);
     }
