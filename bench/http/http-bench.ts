@@ -128,7 +128,7 @@ async function wrk(target: Target, seconds: number) {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx) throw new Error(`${target.name}: ${non2xx} non-2xx responses`);
   // µs of CPU per request: the server process, and PostgreSQL's backends for it.
-  return { rps, p50, p99, serverUs: (serverCpu / requests) * 1e6, pgUs: (pgCpu / requests) * 1e6 };
+  return { requests, rps, p50, p99, serverUs: (serverCpu / requests) * 1e6, pgUs: (pgCpu / requests) * 1e6 };
 }
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -64,7 +64,7 @@ export function createAuthorization({ document, schemes, onDenied }: Authorizati
   const defaultSecurity = document.security ?? [{ userSession: [] }];
 
   // Whether an operation admits anonymous callers, decided once per operation.
-  const anonymous = new WeakMap<OperationObject, boolean>();
+  const anonymous = new Map<OperationObject, boolean>();
   const admitsAnonymous = (operation: OperationObject) => {
     let known = anonymous.get(operation);
     if (known === undefined) {

@@ -30,20 +30,26 @@ export function createRequestValidation(options: Options): Handler {
   // Our metadata step, once the library has handed it its (pre-processed) document; from then on
   // it runs directly instead of behind the library's per-request promise on that document.
   let metadata: Handler | undefined;
+  // The validator's (pre-processed) schemas of each operation, found once.
+  const schemasByOperation = new Map<BoundOperation, { request?: unknown; response?: unknown }>();
   instance.metadataMiddleware = (context, responseApiDoc) => (metadata = (req, _res, next) => {
     const match = req.operationMatch;
     // Unreachable behind resolveOperation; without req.openapi, ensureAuthorized denies the request.
     if (!match) return next();
     const { openapiPath, method, expressPath } = match.operation;
-    const schema = context.apiDoc.paths[openapiPath]?.[method];
-    if (!schema) return next(new Error(`the validator's document has no ${method} ${openapiPath}`));
+    let schemas = schemasByOperation.get(match.operation);
+    if (!schemas) {
+      schemas = { request: context.apiDoc.paths[openapiPath]?.[method], response: responseApiDoc?.paths[openapiPath]?.[method] };
+      schemasByOperation.set(match.operation, schemas);
+    }
+    if (!schemas.request) return next(new Error(`the validator's document has no ${method} ${openapiPath}`));
     (req as unknown as { openapi: unknown }).openapi = {
       expressRoute: expressPath,
       openApiRoute: openapiPath,
       pathParams: match.params,
-      schema,
+      schema: schemas.request,
       serial: context.serial,
-      _responseSchema: responseApiDoc?.paths[openapiPath]?.[method],
+      _responseSchema: schemas.response,
     };
     req.params = match.params;
     return next();
@@ -71,7 +77,7 @@ export function createRequestValidation(options: Options): Handler {
   const withoutRequestStep = rest.length === kept.length ? full : rest.length === 1 ? direct(rest[0]) : inSequence(rest.map(direct));
   const document = options.apiSpec as unknown as OpenApiDocument;
   // Decided once per operation (the matcher's objects), not per request.
-  const nothingToValidate = new WeakMap<BoundOperation, boolean>();
+  const nothingToValidate = new Map<BoundOperation, boolean>();
   const parameterless = (bound: BoundOperation) => {
     let known = nothingToValidate.get(bound);
     if (known === undefined) {
