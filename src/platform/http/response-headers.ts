@@ -7,9 +7,8 @@
 // and each request gets its own copy of them as Node's own header table: the object a response
 // keeps under its kOutHeaders symbol (lower-case name -> [name, value]), which getHeader,
 // setHeader, removeHeader and writeHead read. Routes still replace any of them with res.set().
-// The request id, which comes from the client, still goes through setHeader's checks. If a Node
-// version keeps headers another way, the check at start-up fails and every header goes through
-// setHeader() as before.
+// If a Node version keeps headers another way, the check at start-up fails and every header goes
+// through setHeader() as before.
 import { IncomingMessage, ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { Socket } from 'node:net';
 
@@ -37,6 +36,10 @@ function worksOnThisNode(set: SetHeaders, fixed: Array<[string, string]>): boole
     && !head.toLowerCase().includes('x-frame-options');
 }
 
+/**
+ * `fixed` are checked here; the request id passed per response must already be a safe header
+ * value (request-context.ts admits only `[A-Za-z0-9._-]{8,128}` or makes a UUID).
+ */
 export function responseHeaderSetter(fixed: Array<[string, string]>): SetHeaders {
   for (const [name, value] of fixed) {
     validateHeaderName(name);
@@ -58,8 +61,10 @@ export function responseHeaderSetter(fixed: Array<[string, string]>): SetHeaders
     // dictionary mode.
     const headers = { __proto__: null } as unknown as HeaderTable;
     for (const [key, name, value] of entries) headers[key] = [name, value];
+    // The caller's request id is a UUID it made or a client's value that passed its stricter
+    // pattern (letters, digits, `._-`), so it needs no second check.
+    headers['x-request-id'] = ['X-Request-Id', requestId];
     target[table] = headers;
-    res.setHeader('X-Request-Id', requestId);
   };
   return worksOnThisNode(direct, fixed) ? direct : viaSetHeader;
 }
