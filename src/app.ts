@@ -27,6 +27,21 @@ function loggedPath(path: string, match: OperationMatch | undefined): string {
   return path.split('/').map((segment, i) => (template[i]?.startsWith('{') && credentialParameter.test(template[i]) ? template[i] : segment)).join('/');
 }
 
+/**
+ * The JSON body parser, for requests that have a body. Without Content-Length or
+ * Transfer-Encoding a request has none (RFC 9112 §6.3; type-is's hasBody, which the parser asks
+ * first, says the same), so such a request skips the parser's checks and keeps `req.body`
+ * undefined, as the parser leaves it (issue 15). Every request with a body goes through the parser.
+ */
+function jsonBodies(parser: express.RequestHandler): express.RequestHandler {
+  return (req, res, next) => {
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      return next();
+    }
+    return parser(req, res, next);
+  };
+}
+
 export function createApp(container: Container): express.Express {
   const { platform, modules } = container;
   const { config, logger, metrics } = platform;
@@ -91,7 +106,7 @@ export function createApp(container: Container): express.Express {
   // step skips the rest and goes to the error handler below.
   app.use(inSequence([
     requestContext,
-    express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }),
+    jsonBodies(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] })),
     // Method + path -> operation, once; an unknown path is 404 and a known path with another
     // method 405 here, before any principal is looked up.
     matcher.resolveOperation,
@@ -101,10 +116,11 @@ export function createApp(container: Container): express.Express {
     authorization.ensureAuthorized,
     // Dispatch by the resolved operation: one map lookup instead of a walk over one Express route
     // per operation. req.params is set here because Express resets it for every middleware.
-    async (req: Request, res: Response) => {
+    // Not async: a handler's promise, when it returns one, is what inSequence waits on.
+    (req: Request, res: Response) => {
       const match = req.operationMatch!;
       req.params = match.params;
-      await handlers.get(match.operation.operationId)!(req, res);
+      return handlers.get(match.operation.operationId)!(req, res);
     },
   ]));
 

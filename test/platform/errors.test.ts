@@ -19,6 +19,7 @@ describe('platform: problem+json errors', () => {
     expect(wrongMethod.type).to.equal('urn:custos:problem:method-not-allowed');
     expectProblem(await api().patch('/healthz'), 405);
     expect((await api().get('/healthz/')).body).to.deep.equal({ status: 'ok' });
+    expect((await api().get('/HealthZ')).body, 'paths match without regard to case').to.deep.equal({ status: 'ok' });
     // The literal /api/v1/me beats any parameter at that position: a session is asked for, not an id.
     expectProblem(await api().get('/api/v1/me/'), 401);
     const malformed = expectProblem(await api().get('/docs/assets/%E0%A4%A'), 400);

@@ -63,13 +63,28 @@ export function bearerToken(req: Request): string | undefined {
 export function createAuthorization({ document, schemes, onDenied }: AuthorizationOptions) {
   const defaultSecurity = document.security ?? [{ userSession: [] }];
 
-  async function authorize(operation: OperationObject, req: Request, next: NextFunction) {
-    const requirements = operation.security ?? defaultSecurity;
-    if (requirements.length === 0 || requirements.some((r) => Object.keys(r).length === 0)) {
+  // Whether an operation admits anonymous callers, decided once per operation.
+  const anonymous = new Map<OperationObject, boolean>();
+  const admitsAnonymous = (operation: OperationObject) => {
+    let known = anonymous.get(operation);
+    if (known === undefined) {
+      const requirements = operation.security ?? defaultSecurity;
+      anonymous.set(operation, (known = requirements.length === 0 || requirements.some((r) => Object.keys(r).length === 0)));
+    }
+    return known;
+  };
+
+  // Not async for a public operation: it goes on at once, without a promise (issue 15).
+  function authorize(operation: OperationObject, req: Request, next: NextFunction) {
+    if (admitsAnonymous(operation)) {
       req.authorizedOperationId = operation.operationId;
       return next();
     }
+    return authorizeBearer(operation, req, next);
+  }
 
+  async function authorizeBearer(operation: OperationObject, req: Request, next: NextFunction) {
+    const requirements = operation.security ?? defaultSecurity;
     const token = bearerToken(req);
     if (!token) return next(new UnauthorizedError());
 

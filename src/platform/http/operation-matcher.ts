@@ -78,12 +78,26 @@ export function createOperationMatcher(document: OpenApiDocument) {
   }
   const namesByPath = new Map(operations.map((op) => [op.openapiPath, parameterNames(op.openapiPath)]));
 
+  // Paths without parameters, exactly as the document spells them, by method: most requests to
+  // them are answered from here without walking the tree. Any other spelling (case, trailing
+  // slash) and any other method go through the walk below, which finds the same operation.
+  const literalPaths = new Map<string, Map<string, BoundOperation>>();
+  for (const op of operations) {
+    if (op.openapiPath.includes('{')) continue;
+    let byMethod = literalPaths.get(op.openapiPath);
+    if (!byMethod) literalPaths.set(op.openapiPath, (byMethod = new Map()));
+    byMethod.set(op.method.toUpperCase(), op);
+  }
+
   /** The operation for a method and a path (no query string), or why there is none. */
   function match(method: string, path: string): OperationMatch | RouteError {
+    const literal = literalPaths.get(path)?.get(method);
+    if (literal) return { operation: literal, params: {} };
     // Non-strict routing, as Express's default: one trailing slash is ignored.
     const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
     const values: string[] = [];
-    const node = find(root, trimmed.split('/').slice(1), 0, values);
+    // parts[0] is the empty segment before the leading slash.
+    const node = find(root, trimmed.split('/'), 1, values);
     const operation = node?.operations.get(method);
     if (!node) return new RouteError(404, 'not found');
     if (!operation) {
@@ -92,7 +106,7 @@ export function createOperationMatcher(document: OpenApiDocument) {
     const names = namesByPath.get(operation.openapiPath)!;
     const params: Record<string, string> = {};
     try {
-      names.forEach((name, i) => { params[name] = decodeURIComponent(values[i]); });
+      for (let i = 0; i < names.length; i += 1) params[names[i]] = decodeURIComponent(values[i]);
     } catch {
       return new RouteError(400, 'malformed uri', method, [{ path: 'path', message: 'is not valid percent-encoding' }]);
     }

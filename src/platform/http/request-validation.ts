@@ -4,12 +4,15 @@
 // platform cost (issue 15). Its request and response validation (ajv, compiled once per
 // operation and cached) is kept as it is: every request is still validated against the spec.
 import * as OpenApiValidator from 'express-openapi-validator';
-import type { OpenApiDocument } from './openapi.js';
+import type { BoundOperation, OpenApiDocument } from './openapi.js';
 import { inSequence, type Handler } from './sequence.js';
 
 type Options = Parameters<typeof OpenApiValidator.middleware>[0];
 interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
-interface ValidatorInternals { metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler }
+interface ValidatorInternals {
+  metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler;
+  requestValidationMiddleware?: (apiDoc: OpenApiDocument) => Handler;
+}
 
 // Steps that do nothing here: security (validateSecurity is off; auth.ts decides access) and
 // path params (they coerce params of Express routes, and operations are not Express routes).
@@ -27,52 +30,68 @@ export function createRequestValidation(options: Options): Handler {
   // Our metadata step, once the library has handed it its (pre-processed) document; from then on
   // it runs directly instead of behind the library's per-request promise on that document.
   let metadata: Handler | undefined;
+  // The validator's (pre-processed) schemas of each operation, found once.
+  const schemasByOperation = new Map<BoundOperation, { request?: unknown; response?: unknown }>();
   instance.metadataMiddleware = (context, responseApiDoc) => (metadata = (req, _res, next) => {
     const match = req.operationMatch;
     // Unreachable behind resolveOperation; without req.openapi, ensureAuthorized denies the request.
     if (!match) return next();
     const { openapiPath, method, expressPath } = match.operation;
-    const schema = context.apiDoc.paths[openapiPath]?.[method];
-    if (!schema) return next(new Error(`the validator's document has no ${method} ${openapiPath}`));
+    let schemas = schemasByOperation.get(match.operation);
+    if (!schemas) {
+      schemas = { request: context.apiDoc.paths[openapiPath]?.[method], response: responseApiDoc?.paths[openapiPath]?.[method] };
+      schemasByOperation.set(match.operation, schemas);
+    }
+    if (!schemas.request) return next(new Error(`the validator's document has no ${method} ${openapiPath}`));
     (req as unknown as { openapi: unknown }).openapi = {
       expressRoute: expressPath,
       openApiRoute: openapiPath,
       pathParams: match.params,
-      schema,
+      schema: schemas.request,
       serial: context.serial,
-      _responseSchema: responseApiDoc?.paths[openapiPath]?.[method],
+      _responseSchema: schemas.response,
     };
     req.params = match.params;
     return next();
   });
-  const steps = middlewares.filter((step) => !idleSteps.has(step.name))
-    .map((step): Handler => (step.name === 'metadataMiddleware' ? (req, res, next) => (metadata ?? step)(req, res, next) : step));
-  const full = inSequence(steps);
+  // The same for the request step: the library builds it once behind its per-request promise on
+  // the document; once built, it runs directly (one promise hop less on every validated request).
+  const buildRequestStep = instance.requestValidationMiddleware;
+  let requestStep: Handler | undefined;
+  if (typeof buildRequestStep === 'function') {
+    instance.requestValidationMiddleware = (apiDoc) => (requestStep = buildRequestStep.call(instance, apiDoc));
+  }
+  const kept = middlewares.filter((step) => !idleSteps.has(step.name));
+  const direct = (step: Handler): Handler => {
+    if (step.name === 'metadataMiddleware') return (req, res, next) => (metadata ?? step)(req, res, next);
+    if (step.name === 'requestMiddleware') return (req, res, next) => (requestStep ?? step)(req, res, next);
+    return step;
+  };
+  const full = inSequence(kept.map(direct));
   // Nothing the request validator could refuse: an operation with no parameters (its own or its
   // path's) and no request body, asked without a query string and without a body. Its ajv
   // schema then admits every request (headers and cookies are only checked where declared), so
   // the step is skipped; the route metadata (and response validation, where on) still run, and
   // a query string (even `?`) or any body goes through the full validator as before.
-  const withoutRequestStep = steps.some((step) => step.name === 'requestMiddleware')
-    ? inSequence(steps.filter((step) => step.name !== 'requestMiddleware'))
-    : full;
+  const rest = kept.filter((step) => step.name !== 'requestMiddleware');
+  const withoutRequestStep = rest.length === kept.length ? full : rest.length === 1 ? direct(rest[0]) : inSequence(rest.map(direct));
   const document = options.apiSpec as unknown as OpenApiDocument;
-  const nothingToValidate = new Map<string, boolean>();
-  const parameterless = (openapiPath: string, method: string) => {
-    const key = `${method} ${openapiPath}`;
-    let known = nothingToValidate.get(key);
+  // Decided once per operation (the matcher's objects), not per request.
+  const nothingToValidate = new Map<BoundOperation, boolean>();
+  const parameterless = (bound: BoundOperation) => {
+    let known = nothingToValidate.get(bound);
     if (known === undefined) {
-      const pathItem = document.paths[openapiPath] as (Record<string, unknown> & { parameters?: unknown[] }) | undefined;
-      const operation = pathItem?.[method] as { parameters?: unknown[]; requestBody?: unknown } | undefined;
+      const pathItem = document.paths[bound.openapiPath] as (Record<string, unknown> & { parameters?: unknown[] }) | undefined;
+      const operation = pathItem?.[bound.method] as { parameters?: unknown[]; requestBody?: unknown } | undefined;
       known = Boolean(operation) && !operation!.parameters?.length && !pathItem!.parameters?.length && operation!.requestBody === undefined;
-      nothingToValidate.set(key, known);
+      nothingToValidate.set(bound, known);
     }
     return known;
   };
   return (req, res, next) => {
     const match = req.operationMatch;
     const bare = match && !req.url.includes('?') && req.headers['content-length'] === undefined
-      && req.headers['transfer-encoding'] === undefined && parameterless(match.operation.openapiPath, match.operation.method);
+      && req.headers['transfer-encoding'] === undefined && parameterless(match.operation);
     return (bare ? withoutRequestStep : full)(req, res, next);
   };
 }

@@ -11,18 +11,20 @@ export type Handler = (req: Request, res: Response, next: NextFunction) => unkno
  */
 export function inSequence(steps: Handler[]): Handler {
   return (req, res, next) => {
-    let index = 0;
-    const step = (error?: unknown): void => {
+    const run = { index: 0, step: next };
+    // Assigned to a member, not bound to a name: under tsx (esbuild's keepNames) a named closure
+    // gets its name by Object.defineProperty each time it is made, here once per request.
+    run.step = (error?: unknown): void => {
       if (error) return next(error);
-      const current = steps[index++];
+      const current = steps[run.index++];
       if (!current) return next();
       try {
-        const result = current(req, res, step) as Promise<unknown> | undefined;
+        const result = current(req, res, run.step) as Promise<unknown> | undefined;
         if (result && typeof result.then === 'function') result.then(undefined, next);
       } catch (thrown) {
         next(thrown);
       }
     };
-    step();
+    run.step();
   };
 }
