@@ -56,7 +56,6 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   const entries = new Map<string, { value: T; until: number }>();
   let subscriber: Redis | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
-  let pingTimer: NodeJS.Timeout | undefined;
   let live = false;
   let closed = false;
   let subscriptions = 0;
@@ -140,17 +139,16 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
         live = true;
       }, down);
     });
-    // A half-open connection sends no 'close': a PING unanswered within 2 periods counts as down,
-    // and the connection is dropped and made again (its 'ready' subscribes afresh).
-    let pinging = false;
+    // A half-open connection sends no 'close': a barrier PING unanswered within 2 periods counts
+    // as down, and the connection is dropped and made again (its 'ready' subscribes afresh).
     heartbeat = setInterval(() => {
-      if (!live || pinging) return;
-      pinging = true;
-      pingTimer = setTimeout(() => {
+      if (!live) return;
+      const subscription = subscriptions;
+      void barrier().then((answered) => {
+        if (answered || !live || closed || subscription !== subscriptions) return;
         down();
-        if (!closed) sub.disconnect(true);
-      }, 2 * HEARTBEAT_MS);
-      sub.ping().then(() => clearTimeout(pingTimer), () => { clearTimeout(pingTimer); down(); }).finally(() => { pinging = false; });
+        sub.disconnect(true);
+      });
     }, HEARTBEAT_MS);
     heartbeat.unref();
     leaseTimer = setInterval(() => {
@@ -230,7 +228,6 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       live = false;
       clearInterval(heartbeat);
       clearInterval(leaseTimer);
-      clearTimeout(pingTimer);
       entries.clear();
       if (subscriber) {
         await subscriber.quit().catch(() => {});
