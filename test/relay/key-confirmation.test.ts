@@ -20,7 +20,7 @@ import { LIVE_PROVIDER_KEY, createKey, expectOpenAiError, startRelay, type Relay
 
 type App = ReturnType<typeof isolatedApp>;
 
-describe('relay: confirming a cached API key (lease, barrier alongside the reservation)', function () {
+describe('relay: confirming a cached API key (lease, else a barrier per lookup)', function () {
   this.timeout(60_000);
   let h: RelayHarness;
   before(async () => { h = await startRelay(); });
@@ -62,7 +62,7 @@ describe('relay: confirming a cached API key (lease, barrier alongside the reser
     }
   });
 
-  it('a key revoked while its call is being prepared is refused: nothing forwarded, the reservation given back, nothing charged', async () => {
+  it('a key revoked just before its call reaches a replica slower than the lease is refused: nothing forwarded, reserved or charged', async () => {
     // 600 ms: longer than the lease, so each hit waits for its own barrier; and long enough that
     // the calls below start (after the revocation returned) before the message arrives.
     const slow = await slowReplica(600);
@@ -84,8 +84,8 @@ describe('relay: confirming a cached API key (lease, barrier alongside the reser
       const forwarded = h.fake.bodies.length;
 
       expect((await h.relay.api().delete(`/api/v1/me/api-keys/${key.id}`).set(user.auth)).status).to.equal(204);
-      // Both start while the slow replica still holds the entry: a valid call (it reserves while
-      // its barrier is under way) and one whose body the validator refuses.
+      // Both start while the slow replica still holds the entry: a valid call and one whose body
+      // the validator would refuse (authentication, and so the barrier, comes first).
       const [call, invalid] = await Promise.all([
         slow.app.api().post('/v1/chat/completions').set(key.auth).send(chat),
         slow.app.api().post('/v1/chat/completions').set(key.auth).send({ model: 'openai/gpt-4o-mini' }),

@@ -38,7 +38,6 @@ const LEASE_PING_MS = 50;
 // What `invalidate` waits beyond the lease: timers may fire a little early or late on either side.
 const LEASE_MARGIN_MS = 25;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const CONFIRMED = Promise.resolve(true);
 
 export interface CachedKey {
   id: string;
@@ -158,27 +157,23 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
   }
 
   /**
-   * A live entry, served provisionally: within the lease `confirmed` is already true; otherwise
-   * its barrier is sent now and `confirmed` resolves true
-   * once it is answered and the entry is still there (no invalidation of it was published
-   * before this call), false otherwise (the caller must read PostgreSQL then). The caller may
-   * do its own work meanwhile (validation, the spend reservation), but must not act on the
-   * key (forward a call, answer anything but a refusal) before `confirmed` is true.
+   * A live entry once it is confirmed: within the lease at once, otherwise after a barrier of its
+   * own; undefined when the barrier delivered its invalidation or cannot be had (the caller reads
+   * PostgreSQL then).
    */
-  function peek(prefix: string): { value: T; confirmed: Promise<boolean> } | undefined {
+  async function get(prefix: string): Promise<T | undefined> {
     const entry = live ? entries.get(prefix) : undefined;
     if (!entry) return undefined;
     if (entry.until <= Date.now()) {
       entries.delete(prefix);
       return undefined;
     }
-    const { value } = entry;
     lastUsedAt = performance.now();
-    if (lastUsedAt - confirmedAt < KEY_CACHE_LEASE_MS) return { value, confirmed: CONFIRMED };
+    if (lastUsedAt - confirmedAt < KEY_CACHE_LEASE_MS) return entry.value;
     // The barrier may deliver this key's invalidation, or the subscription go down: only the
     // same entry, still live, counts as confirmed.
-    const confirmed = barrier().then((ok) => ok && live && entries.get(prefix)?.value === value && entry.until > Date.now());
-    return { value, confirmed };
+    const ok = await barrier();
+    return ok && live && entries.get(prefix) === entry && entry.until > Date.now() ? entry.value : undefined;
   }
 
   return {
@@ -194,7 +189,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       return epoch;
     },
 
-    peek,
+    get,
 
     set(prefix: string, value: T, since: number): void {
       if (!live || since !== epoch) return;

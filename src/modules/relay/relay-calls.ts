@@ -6,7 +6,7 @@ import type { KeyEnvironment } from './api-keys.js';
 import type { Catalogue, CatalogueModel, ProviderName } from './relay-catalogue.js';
 import { microcentsPerToken } from './relay-catalogue.js';
 import { RelayError } from './relay-errors.js';
-import type { ApiKeyCredential, KeyAccess, RelayReason } from './relay-types.js';
+import type { ApiKeyCredential, RelayReason } from './relay-types.js';
 import { spendPeriod, type SpendLimiter } from './spend-limiter.js';
 import { sseData } from './providers/sse.js';
 import { UpstreamError, type ProviderAdapter, type ProviderTarget, type Usage } from './providers/provider-types.js';
@@ -41,8 +41,6 @@ export interface CallDeps {
   /** The credential for a call: the key owner's own provider token when they stored one (live keys), else the platform's. */
   target(provider: ProviderName, environment: KeyEnvironment, userId: string): Promise<ProviderTarget | null>;
   settle(settlement: Settlement): Promise<void>;
-  /** Gives back a reservation made for a call that is not made after all. */
-  release(key: ApiKeyCredential, period: string, reservedMicrocents: number): Promise<void>;
   /** What a limit group spent in a period per the PostgreSQL ledger (seeds a missing Redis counter). */
   ledgerSpent(limitGroupId: string, period: string): Promise<number>;
   upstreamTimeoutMs: number;
@@ -86,7 +84,7 @@ const upstreamRelayError = (error: UpstreamError): RelayError => {
 };
 
 export function createRelayCalls(deps: CallDeps) {
-  async function checkAndReserve(key: ApiKeyCredential, body: Record<string, unknown>, kind: 'chat' | 'embedding') {
+  async function prepare(key: ApiKeyCredential, body: Record<string, unknown>, kind: 'chat' | 'embedding') {
     const modelId = String(body.model);
     const model = deps.catalogue.find(modelId);
     if (!model || !model.kinds.includes(kind)) {
@@ -114,26 +112,7 @@ export function createRelayCalls(deps: CallDeps) {
         throw new RelayError(402, 'insufficient_quota', 'spending_limit_reached', `This key's spending limit of ${key.spendingLimitCents} cents for ${period} (calendar month, UTC) would be exceeded by this call; raise the limit or wait for next month.`);
       }
     }
-    return { key, model, adapter, target, period, reservedMicrocents, reserved: key.spendingLimitCents !== null };
-  }
-
-  /**
-   * Checks and reserves while the key's confirmation (key-cache.ts's barrier) is under way, and
-   * goes on only once both are known. A refused key wins over any other answer (authentication
-   * first) and gives its reservation back; a key read again from PostgreSQL because an
-   * invalidation arrived meanwhile is checked and reserved afresh, since its limit, allow-list
-   * or owner may be what changed.
-   */
-  async function prepare(access: KeyAccess, body: Record<string, unknown>, kind: 'chat' | 'embedding'): Promise<Awaited<ReturnType<typeof checkAndReserve>>> {
-    const [checked, confirmed] = await Promise.allSettled([checkAndReserve(access.credential, body, kind), access.confirmed]);
-    if (checked.status === 'fulfilled' && (confirmed.status === 'rejected' || confirmed.value !== access.credential)) {
-      const { key, period, reservedMicrocents, reserved } = checked.value;
-      if (reserved) await deps.release(key, period, reservedMicrocents);
-    }
-    if (confirmed.status === 'rejected') throw confirmed.reason;
-    if (confirmed.value !== access.credential) return checkAndReserve(confirmed.value, body, kind);
-    if (checked.status === 'rejected') throw checked.reason;
-    return checked.value;
+    return { model, adapter, target, period, reservedMicrocents };
   }
 
   /** An AbortController that fires when the provider is silent for upstreamTimeoutMs. */
@@ -154,10 +133,10 @@ export function createRelayCalls(deps: CallDeps) {
     return 'stream_error';
   };
 
-  async function whole(access: KeyAccess, body: Record<string, unknown>, kind: 'chat' | 'embedding') {
+  async function whole(key: ApiKeyCredential, body: Record<string, unknown>, kind: 'chat' | 'embedding') {
     const started = performance.now();
-    const prepared = await prepare(access, body, kind);
-    const { key, model, adapter, target } = prepared;
+    const prepared = await prepare(key, body, kind);
+    const { model, adapter, target } = prepared;
     const guard = watchdog();
     const settle = (status: number, reason: RelayReason, usage: Usage) => deps.settle({
       key, model, status, reason, usage, latencyMs: Math.round(performance.now() - started), costMicrocents: costOf(model, usage), reservedMicrocents: prepared.reservedMicrocents, period: prepared.period,
@@ -180,10 +159,10 @@ export function createRelayCalls(deps: CallDeps) {
     }
   }
 
-  async function stream(access: KeyAccess, body: Record<string, unknown>, sink: StreamSink): Promise<void> {
+  async function stream(key: ApiKeyCredential, body: Record<string, unknown>, sink: StreamSink): Promise<void> {
     const started = performance.now();
-    const prepared = await prepare(access, body, 'chat');
-    const { key, model, adapter, target } = prepared;
+    const prepared = await prepare(key, body, 'chat');
+    const { model, adapter, target } = prepared;
     const clientWantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const guard = watchdog();
     sink.onAbort(() => guard.controller.abort('client_abort'));
@@ -247,8 +226,8 @@ export function createRelayCalls(deps: CallDeps) {
   }
 
   return {
-    complete: (access: KeyAccess, body: Record<string, unknown>) => whole(access, body, 'chat'),
-    embed: (access: KeyAccess, body: Record<string, unknown>) => whole(access, body, 'embedding'),
+    complete: (key: ApiKeyCredential, body: Record<string, unknown>) => whole(key, body, 'chat'),
+    embed: (key: ApiKeyCredential, body: Record<string, unknown>) => whole(key, body, 'embedding'),
     stream,
   };
 }

@@ -12,8 +12,7 @@ import { RelayError, relayErrorFromProblem, sendRelayError } from './relay-error
 import { createRelayRepo } from './relay-repo.js';
 import { relayRoutes } from './relay-routes.js';
 import { createRelayService } from './relay-service.js';
-import type { ApiKeyCredential, KeyAccess } from './relay-types.js';
-import { toProblem } from '../../platform/http/problem.js';
+import type { ApiKeyCredential } from './relay-types.js';
 import { createSpendLimiter } from './spend-limiter.js';
 import { createKeyCache } from './key-cache.js';
 import { createUpstreamClient } from './providers/upstream-http.js';
@@ -64,7 +63,7 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
   });
 
   // The key resolved by the security scheme, handed to the handler of the same request.
-  const resolved = new WeakMap<Request, KeyAccess>();
+  const resolved = new WeakMap<Request, ApiKeyCredential>();
   const registration: ModuleRegistration = {
     name: 'relay',
     routes: {
@@ -73,10 +72,10 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
     },
     schemes: {
       relayApiKey: async (token, req) => {
-        const access = await service.resolveKey(token);
-        if (!access) return null;
-        resolved.set(req, access);
-        return service.principalOf(access.credential);
+        const credential = await service.resolveKey(token);
+        if (!credential) return null;
+        resolved.set(req, credential);
+        return service.principalOf(credential);
       },
     },
     // GDPR Art. 15/20: the user's keys (never a secret or hash), daily usage and the log rows
@@ -113,16 +112,7 @@ export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 
       pathPrefix: '/v1/',
       owns: (error) => error instanceof RelayError,
       send: (error, req: Request, res: Response) => sendRelayError(res, error as RelayError, req.requestId),
-      // A request refused after authentication (e.g. an invalid body) is answered once its key is
-      // confirmed: a key revoked meanwhile gets the 401, as authentication comes first.
-      sendProblem: (problem, req: Request, res: Response) => {
-        const access = problem.status === 401 ? undefined : resolved.get(req);
-        if (!access) return sendRelayError(res, relayErrorFromProblem(problem), req.requestId);
-        void access.confirmed.then(
-          () => sendRelayError(res, relayErrorFromProblem(problem), req.requestId),
-          (refusal: unknown) => sendRelayError(res, refusal instanceof RelayError ? refusal : relayErrorFromProblem(toProblem(refusal).problem), req.requestId),
-        );
-      },
+      sendProblem: (problem, req: Request, res: Response) => sendRelayError(res, relayErrorFromProblem(problem), req.requestId),
     },
   };
   // For chats (assistant module): the same adapters, catalogue and credential resolution as /v1.

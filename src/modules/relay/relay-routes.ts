@@ -6,7 +6,7 @@ import { UnauthorizedError } from '../../platform/http/problem.js';
 import type { RouteTable } from '../../platform/platform.js';
 import type { StreamSink } from './relay-calls.js';
 import type { RelayService } from './relay-service.js';
-import type { ApiKeyRecord, KeyAccess, UsageRow } from './relay-types.js';
+import type { ApiKeyCredential, ApiKeyRecord, UsageRow } from './relay-types.js';
 import { spendPeriod } from './spend-limiter.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -59,12 +59,11 @@ export function responseSink(res: Response): StreamSink {
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-export function relayRoutes(service: RelayService, accessOf: (req: Request) => KeyAccess | undefined): RouteTable {
-  // The key as the security scheme resolved it; the calls await its confirmation themselves.
+export function relayRoutes(service: RelayService, credentialOf: (req: Request) => ApiKeyCredential | undefined): RouteTable {
   const key = (req: Request) => {
-    const access = accessOf(req);
-    if (!access) throw new UnauthorizedError();
-    return access;
+    const credential = credentialOf(req);
+    if (!credential) throw new UnauthorizedError();
+    return credential;
   };
   return {
     createMyApiKey: async (req, res) => {
@@ -101,7 +100,7 @@ export function relayRoutes(service: RelayService, accessOf: (req: Request) => K
     },
 
     listRelayModels: async (req, res) => {
-      await key(req).confirmed;
+      key(req);
       const { catalogue } = service;
       res.json({
         object: 'list',
@@ -114,13 +113,13 @@ export function relayRoutes(service: RelayService, accessOf: (req: Request) => K
     },
 
     createChatCompletion: async (req, res) => {
-      const access = key(req);
+      const credential = key(req);
       const body = req.body as Record<string, unknown>;
       if (body.stream === true) {
-        await service.stream(access, body, responseSink(res));
+        await service.stream(credential, body, responseSink(res));
         return;
       }
-      res.json(await service.complete(access, body));
+      res.json(await service.complete(credential, body));
     },
 
     createEmbedding: async (req, res) => {

@@ -2,7 +2,7 @@
 // calls (relay-calls.ts), settlement (Redis counter at once; log, usage, spend ledger and credit
 // ledger in batches, settlement-writer.ts) and the facts the trust centre reports.
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../../platform/http/problem.js';
+import { ConflictError, NotFoundError } from '../../platform/http/problem.js';
 import type { KeyCache } from './key-cache.js';
 import { RelayError } from './relay-errors.js';
 import { createSettlementWriter } from './settlement-writer.js';
@@ -13,7 +13,7 @@ import { displayPrefix, generateApiKey, parseApiKey, verifyApiKey, type KeyEnvir
 import { createRelayCalls, type CallDeps, type Settlement } from './relay-calls.js';
 import { PROVIDERS, type Catalogue, type ProviderName } from './relay-catalogue.js';
 import type { RelayRepo } from './relay-repo.js';
-import type { ApiKeyCredential, ApiKeyRecord, KeyAccess } from './relay-types.js';
+import type { ApiKeyCredential, ApiKeyRecord } from './relay-types.js';
 import { spendPeriod, type SpendLimiter } from './spend-limiter.js';
 import type { ProviderAdapter, ProviderTarget } from './providers/provider-types.js';
 
@@ -45,9 +45,6 @@ export interface NewKeyInput {
 }
 
 export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 86_400;
-
-/** The 401 of a key found unusable once its confirmation arrived, as the security scheme words it. */
-export const INVALID_TOKEN = 'The bearer token is invalid, expired or not accepted by this route.';
 
 export function createRelayService(deps: Deps) {
   const { repo, catalogue, pepper } = deps;
@@ -118,8 +115,6 @@ export function createRelayService(deps: Deps) {
 
   const callDeps: CallDeps = {
     catalogue, adapters: deps.adapters, limiter: deps.limiter, target: deps.providerTarget, settle,
-    release: (key, period, reservedMicrocents) => track(deps.limiter.settle(key.limitGroupId, period, -reservedMicrocents).catch((error: Error) =>
-      deps.logger.warn({ err: { message: error.message } }, 'relay: could not release a reservation in Redis; the limit counts it until the counter is re-seeded'))),
     // The ledger is read only to re-seed a lost counter: this process's queued settlements first.
     ledgerSpent: async (groupId, period) => {
       await writer.flush();
@@ -185,31 +180,13 @@ export function createRelayService(deps: Deps) {
      * constant time on every call. Expiry is checked on every call; revocation and account
      * status changes empty the cache on every replica (key-cache.ts). Only usable keys are
      * cached. A key whose account awaits deletion gets a 403 that says so.
-     *
-     * A cache hit is returned at once with its confirmation still under way (KeyAccess): a
-     * refusal is final at once, an acceptance only once `confirmed` resolves.
      */
-    async resolveKey(token: string): Promise<KeyAccess | null> {
+    async resolveKey(token: string): Promise<ApiKeyCredential | null> {
       const parsed = parseApiKey(token);
       if (!parsed) return null;
       const since = deps.keyCache.begin();
-      const hit = deps.keyCache.peek(parsed.prefix);
-      if (hit) {
-        const credential = usable(hit.value, parsed.environment, token);
-        if (!credential) return null;
-        // The barrier shows an invalidation (or cannot be had): the row is read again.
-        const confirmed = hit.confirmed.then(async (ok) => {
-          if (ok) return credential;
-          const fresh = await lookUp(parsed, token, deps.keyCache.begin());
-          if (!fresh) throw new UnauthorizedError(INVALID_TOKEN);
-          return fresh;
-        });
-        // Awaited by whoever acts on the key; a request that ends before that must not leave an unhandled rejection.
-        confirmed.catch(() => {});
-        return { credential, confirmed };
-      }
-      const credential = await lookUp(parsed, token, since);
-      return credential ? { credential, confirmed: Promise.resolve(credential) } : null;
+      const hit = await deps.keyCache.get(parsed.prefix);
+      return hit ? usable(hit, parsed.environment, token) : lookUp(parsed, token, since);
     },
 
     /** The key cache's state, for readiness checks and tests. */

@@ -25,19 +25,6 @@ export interface ApiKeyCredential extends ApiKeyRecord {
   ownerStatus: string;
 }
 
-/**
- * A key as the security scheme resolved it. From the key cache it is provisional: `confirmed`
- * settles once the cache's barrier is answered, to the key to use (the same one, or the row read
- * again from PostgreSQL when an invalidation arrived meanwhile), or rejects with the refusal (401,
- * or 403 for an account pending deletion). Work that needs no trust in the key (validation, the
- * spend reservation) runs in the meantime; nothing is forwarded or answered but a refusal before
- * it settles. Read from PostgreSQL, `confirmed` is already resolved.
- */
-export interface KeyAccess {
-  credential: ApiKeyCredential;
-  confirmed: Promise<ApiKeyCredential>;
-}
-
 export interface NewApiKey {
   id: string;
   userId: string;
