@@ -3,8 +3,10 @@
 // and chats) through a short in-memory cache, so the relay's hot path does not read and decrypt
 // a row per call. Every change to a token is announced by PostgreSQL on commit (migration
 // 20261201180000_provider_token_notify) and drops the owner's entries on every replica; while
-// those notifications may be missed (connection down, not yet listening) the cache is not used,
-// so a deleted token is never served from it for longer than a notification takes to arrive.
+// those notifications may be missed (connection down, not yet listening) the cache is not used.
+// A hit is served only after the notification connection's barrier (a round trip that hands over
+// every notification of a transaction committed before it), so a token deleted or replaced
+// through another replica is never served once that change has returned.
 import type { DbNotifications } from '../../platform/db-notifications.js';
 import { NotFoundError } from '../../platform/http/problem.js';
 import type { ProviderName } from '../relay/relay-catalogue.js';
@@ -25,7 +27,7 @@ const lastFour = (token: string) => token.slice(-4);
 
 interface ProviderTokenDeps {
   repo: Pick<AssistantRepo, 'storeToken' | 'token' | 'tokens' | 'deleteToken'>;
-  notifications: Pick<DbNotifications, 'listen'>;
+  notifications: Pick<DbNotifications, 'listen' | 'barrier'>;
 }
 
 export function createProviderTokens({ repo, notifications }: ProviderTokenDeps) {
@@ -34,6 +36,11 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
   let listening = false;
   // Bumped by every eviction: a lookup that overlapped one does not put its (maybe older) row back.
   let generation = 0;
+  // This process's own writes evict at once, after the write (a lookup that overlapped it is not cached).
+  const forget = (userId: string, provider: string) => {
+    generation += 1;
+    cache.delete(slot(userId, provider));
+  };
   const evictOwner = (userId: string) => {
     generation += 1;
     for (const key of cache.keys()) if (key.startsWith(`${userId}/`)) cache.delete(key);
@@ -55,9 +62,13 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
     async tokenFor(userId: string, provider: ProviderName): Promise<string | null> {
       subscribe();
       const at = slot(userId, provider);
-      const hit = listening ? cache.get(at) : undefined;
-      if (hit && hit.until > Date.now()) return hit.value;
       const since = generation;
+      const hit = listening ? cache.get(at) : undefined;
+      if (hit && hit.until > Date.now()) {
+        const confirmed = await notifications.barrier().then(() => true, () => false);
+        // The barrier may have delivered this owner's eviction, or the subscription gone down.
+        if (confirmed && listening && cache.get(at) === hit) return hit.value;
+      }
       const value = await repo.token(userId, provider);
       if (!listening || since !== generation) return value;
       if (cache.size >= CACHE_MAX) cache.clear();
@@ -67,7 +78,7 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
 
     async store(userId: string, provider: ProviderName, token: string): Promise<ProviderTokenView> {
       const dates = await repo.storeToken(userId, provider, token);
-      cache.delete(slot(userId, provider));
+      forget(userId, provider);
       return { provider, lastFour: lastFour(token), ...dates };
     },
 
@@ -76,8 +87,9 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
     },
 
     async remove(userId: string, provider: ProviderName): Promise<void> {
-      cache.delete(slot(userId, provider));
-      if (!(await repo.deleteToken(userId, provider))) throw new NotFoundError(`You have no stored ${provider} token.`);
+      const deleted = await repo.deleteToken(userId, provider);
+      forget(userId, provider);
+      if (!deleted) throw new NotFoundError(`You have no stored ${provider} token.`);
     },
 
     /** Whether this process would answer the user's token from its cache now (tests wait on it). */
