@@ -29,7 +29,7 @@ export interface StoredReply {
 }
 
 export interface CompletionDeps {
-  chat: Pick<ChatModuleService, 'getChat' | 'listMessages' | 'appendMessage' | 'getAssistant' | 'listSmartFolders' | 'balances'>;
+  chat: Pick<ChatModuleService, 'getChat' | 'latestMessages' | 'appendMessage' | 'getAssistant' | 'smartFolderIdsOfChat' | 'balances'>;
   providers: ProviderLayer;
   charge(userId: string, costMicrocents: number, description: string): Promise<void>;
   repo: Pick<AssistantRepo, 'insertCompletion'>;
@@ -71,34 +71,11 @@ const estimate = (chars: number) => Math.ceil(chars / 4);
 export function createCompletionService(deps: CompletionDeps) {
   const { chat, providers } = deps;
 
-  async function history(userId: string, chatId: string): Promise<Message[]> {
-    const kept: Message[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await chat.listMessages(userId, chatId, { limit: 500, cursor });
-      kept.push(...page.items);
-      if (kept.length > HISTORY_MESSAGES) kept.splice(0, kept.length - HISTORY_MESSAGES);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return kept;
-  }
-
-  async function folderIdsOf(userId: string, chatId: string): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await chat.listSmartFolders(userId, { limit: 100, cursor });
-      for (const folder of page.items) if (folder.chatIds.includes(chatId)) ids.push(folder.id);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return ids;
-  }
-
   /** The top chunks over every smart folder holding the chat, best first. */
   async function context(userId: string, chatId: string, query: string) {
     if (!deps.knowledge) return [];
     const found = [];
-    for (const folderId of await folderIdsOf(userId, chatId)) {
+    for (const folderId of await chat.smartFolderIdsOfChat(userId, chatId)) {
       found.push(...(await deps.knowledge.search(userId, folderId, { query, limit: CONTEXT_CHUNKS })).items);
     }
     return found.sort((a, b) => b.score - a.score).slice(0, CONTEXT_CHUNKS);
@@ -117,7 +94,7 @@ export function createCompletionService(deps: CompletionDeps) {
         `${provider.name} is not configured with a paid production API tier, whose terms exclude training on requests; chats are only sent to such tiers. Choose a model whose provider has paidTier: true in GET /api/v1/models.`);
     }
     const assistant = input.assistantId ? await chat.getAssistant(userId, input.assistantId) : null;
-    const messages = await history(userId, chatId);
+    const messages = await chat.latestMessages(userId, chatId, HISTORY_MESSAGES);
     const lastUser = messages.at(-1);
     if (!lastUser || lastUser.role !== 'user') {
       throw new ConflictError('The chat has no user message to answer: POST /api/v1/chats/{chatId}/messages with role "user" first.');

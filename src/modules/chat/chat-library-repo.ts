@@ -169,6 +169,11 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher, listings: L
       else q.andWhere('file_id', member.fileId!);
       return (await q.delete()) > 0;
     },
+    /** The ids of the user's smart folders that hold the chat (one indexed read). */
+    async folderIdsOfChat(userId: string, chatId: string): Promise<string[]> {
+      const rows: Array<{ folder_id: string }> = await db('smart_folder_members').where({ user_id: userId, chat_id: chatId }).select('folder_id');
+      return rows.map((row) => row.folder_id);
+    },
     /** Every file membership of every user, in seq order after `afterSeq` (the knowledge base's backfill). */
     async folderFileMembers(afterSeq: number, limit: number): Promise<Array<{ seq: number; userId: string; folderId: string; fileId: string }>> {
       const rows = await db('smart_folder_members').whereNotNull('file_id').andWhere('seq', '>', afterSeq).orderBy('seq').limit(limit)

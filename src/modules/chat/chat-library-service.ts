@@ -111,6 +111,7 @@ export function createChatLibraryService({ repo, chats, artifacts, fieldCipher, 
     createSmartFolder: (userId: string, name: string) => repo.createFolder(userId, name),
     getSmartFolder: async (userId: string, folderId: string) => found(await repo.findFolder(userId, folderId), 'smart folder'),
     listSmartFolders: (userId: string, page: PageRequest) => repo.listFolders(userId, keyset(page)),
+    smartFolderIdsOfChat: (userId: string, chatId: string) => repo.folderIdsOfChat(userId, chatId),
     async renameSmartFolder(userId: string, folderId: string, name: string) {
       found(await repo.renameFolder(userId, folderId, name), 'smart folder');
       return found(await repo.findFolder(userId, folderId), 'smart folder');

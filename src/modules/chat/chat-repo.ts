@@ -142,6 +142,12 @@ export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingR
       return { items: await Promise.all(rows.map(toMessage)), nextCursor };
     },
 
+    /** The chat's newest `limit` messages, oldest first (one indexed read however long the chat). */
+    async latestMessages(userId: string, chatId: string, limit: number): Promise<Message[]> {
+      const rows: MessageRow[] = await db('messages').where({ user_id: userId, chat_id: chatId }).orderBy('seq', 'desc').limit(limit);
+      return Promise.all(rows.reverse().map(toMessage));
+    },
+
     /** Keyset batches over all of a user's chats (exports): memory stays flat whatever the count. */
     async *eachChat(userId: string, batchSize = 500): AsyncGenerator<Chat & { seq: number }> {
       let after = 0;

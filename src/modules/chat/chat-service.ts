@@ -53,6 +53,13 @@ export function createChatService({ repo }: ChatServiceDeps) {
       return result;
     },
 
+    /** The chat's newest `limit` messages, oldest first (the context of a completion). */
+    async latestMessages(userId: string, chatId: string, limit: number): Promise<Message[]> {
+      const messages = await repo.latestMessages(userId, chatId, limit);
+      if (messages.length === 0) await getChat(userId, chatId);
+      return messages;
+    },
+
     /**
      * One chat as JSON or Markdown, produced piece by piece so a chat of 100k messages streams
      * with flat memory. Checks ownership before yielding anything.
