@@ -8,7 +8,7 @@ export function createMetrics() {
   // Requests are tallied in plain numbers and added to the counter when it is read: prom-client
   // checks and hashes the labels on every inc(), which was a measurable share of /healthz (issue 15).
   const tallies: HttpRequestTally[] = [];
-  const httpRequests = new Counter({
+  new Counter({
     name: 'custos_http_requests_total',
     help: 'HTTP requests by method, OpenAPI route and status.',
     labelNames: ['method', 'route', 'status'] as const,
@@ -40,7 +40,7 @@ export function createMetrics() {
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
   });
-  return { registry, httpRequests, httpRequestTally, httpDuration, queueJobs };
+  return { registry, httpRequestTally, httpDuration, queueJobs };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -132,7 +132,7 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
   async function resolveSessionWithAccount(kind: AccountKind, token: string): Promise<ResolvedSession | null> {
     if (!token.startsWith(SESSION_TOKEN_PREFIX)) return null;
     const tokenHash = sha256(token);
-    const key = `${kind}:${tokenHash.toString('base64')}`;
+    const key = sessionKey(kind, tokenHash);
     const hit = await sessionCache?.get(key);
     if (hit) return { principal: { ...hit.principal }, account: hit.account };
     const since = sessionCache?.generation() ?? 0;

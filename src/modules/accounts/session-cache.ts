@@ -109,7 +109,6 @@ export function createSessionCache<T>({ notifications, ttlMs, maxEntries = 10_00
     },
     /** This process's own writes evict at once, without waiting for their notification. */
     evictOwner,
-    get size() { return entries.size; },
   };
 }
 

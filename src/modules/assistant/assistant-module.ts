@@ -28,17 +28,16 @@ export interface AssistantDeps {
 
 export function registerAssistant(platform: Platform, { store, chat, relay, providers, knowledge }: AssistantDeps) {
   const { repo, tokens } = store;
-  const completionsWith = (search: KnowledgeSearch | undefined) => createCompletionService({
+  const completions = createCompletionService({
     chat,
     providers,
     charge: relay.chargeUsage,
     repo,
     currency: relay.currency,
     keepAliveMs: platform.config.relay.keepAliveMs,
-    knowledge: search,
+    knowledge,
     logger: platform.logger,
   });
-  const completions = completionsWith(knowledge);
   const registration: ModuleRegistration = {
     name: 'assistant',
     routes: assistantRoutes({ completions, tokens, providers, currency: relay.currency }),
@@ -71,7 +70,5 @@ export function registerAssistant(platform: Platform, { store, chat, relay, prov
       ],
     },
   };
-  // completionsWith: the same completions over another knowledge source (a process that wires
-  // the knowledge module later, and the citation tests).
-  return { service: { completions, tokens, completionsWith }, registration };
+  return { service: { completions, tokens }, registration };
 }

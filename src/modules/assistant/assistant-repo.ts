@@ -65,11 +65,6 @@ export function createAssistantRepo(db: Knex, cipher: Pick<FieldCipher, 'encrypt
       return toCompletion(row);
     },
 
-    async findCompletion(userId: string, messageId: string): Promise<CompletionRecord | null> {
-      const row = await db('completions').where({ user_id: userId, message_id: messageId }).first();
-      return row ? toCompletion(row) : null;
-    },
-
     /** Keyset batches (exports): flat memory whatever the count. */
     async *eachCompletion(userId: string, batchSize = 1000): AsyncGenerator<CompletionRecord> {
       let after = 0;
