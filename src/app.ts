@@ -8,7 +8,7 @@ import { strictFormats } from './platform/http/formats.js';
 import { metricsTokenScheme, withoutMetricsRoute } from './platform/http/metrics-endpoint.js';
 import { createOperationMatcher, type OperationMatch } from './platform/http/operation-matcher.js';
 import { createRequestContext, staticSecurityHeaders } from './platform/http/request-context.js';
-import { createRequestValidation } from './platform/http/request-validation.js';
+import { createRequestValidation, hasBody } from './platform/http/request-validation.js';
 import { toProblem } from './platform/http/problem.js';
 import { inSequence } from './platform/http/sequence.js';
 import { systemRoutes } from './platform/http/system-routes.js';
@@ -35,10 +35,7 @@ function loggedPath(path: string, match: OperationMatch | undefined): string {
  */
 function jsonBodies(parser: express.RequestHandler): express.RequestHandler {
   return (req, res, next) => {
-    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
-      return next();
-    }
-    return parser(req, res, next);
+    return hasBody(req) ? parser(req, res, next) : next();
   };
 }
 

@@ -22,7 +22,6 @@ const bytesToUuid = (b: Buffer) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 };
 
-/** `keyStore`: the key store, or (in a thread that only decrypts) anything that answers keyById. */
 function checkFormat(ciphertext: Buffer): void {
   if (ciphertext.length < HEADER_BYTES || ciphertext[0] !== FORMAT_V1) {
     throw new DecryptionError('unknown ciphertext format');
@@ -48,6 +47,7 @@ export function openField(dataKey: DataKey, at: FieldLocation, ciphertext: Buffe
   return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
 }
 
+/** `keyStore`: the key store, or anything that answers keyForSubject and keyById. */
 export function createFieldCipher(keyStore: Pick<KeyStore, 'keyForSubject' | 'keyById'>) {
   async function encryptBytes(subjectId: string, at: FieldLocation, plaintext: Buffer): Promise<Buffer> {
     const dataKey = await keyStore.keyForSubject(subjectId);

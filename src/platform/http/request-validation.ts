@@ -3,6 +3,7 @@
 // every request (openapi.metadata.js lookupRoute), which the profile showed as the single largest
 // platform cost (issue 15). Its request and response validation (ajv, compiled once per
 // operation and cached) is kept as it is: every request is still validated against the spec.
+import type { IncomingMessage } from 'node:http';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { BoundOperation, OpenApiDocument } from './openapi.js';
 import { inSequence, type Handler } from './sequence.js';
@@ -18,6 +19,9 @@ interface ValidatorInternals {
 // path params (they coerce params of Express routes, and operations are not Express routes).
 // If a new version renames them, they are merely kept, which is slower but still correct.
 const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
+
+/** Whether a request carries a body: without Content-Length or Transfer-Encoding it has none (RFC 9112 §6.3). */
+export const hasBody = (req: IncomingMessage) => req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 
 export function createRequestValidation(options: Options): Handler {
   const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
@@ -90,8 +94,7 @@ export function createRequestValidation(options: Options): Handler {
   };
   return (req, res, next) => {
     const match = req.operationMatch;
-    const bare = match && !req.url.includes('?') && req.headers['content-length'] === undefined
-      && req.headers['transfer-encoding'] === undefined && parameterless(match.operation);
+    const bare = match && !req.url.includes('?') && !hasBody(req) && parameterless(match.operation);
     return (bare ? withoutRequestStep : full)(req, res, next);
   };
 }
