@@ -22,8 +22,27 @@ export interface DbNotifications {
    * pending by the time its COMMIT returns. Calls made while one is under way share the next.
    */
   barrier(): Promise<void>;
+  /**
+   * The barrier without a round trip of its own (the lease): true while a round trip sent less
+   * than NOTIFICATION_LEASE_MS ago has been answered on the current connection, so every
+   * notification of a transaction that committed before it was sent has been handed over. While
+   * it is asked, a round trip goes out every LEASE_ROUND_TRIP_MS to keep it; false means "use
+   * barrier()". It covers a change only once its writer has waited `outwaitLease()` after
+   * committing: a reader at t is vouched for by a round trip sent after t - NOTIFICATION_LEASE_MS,
+   * which is after the commit when the writer returned at commit + NOTIFICATION_LEASE_MS + margin.
+   */
+  leased(): boolean;
+  /** For a writer whose readers use `leased()`: resolves once no replica's lease predates its commit. */
+  outwaitLease(): Promise<void>;
   close(): Promise<void>;
 }
+
+export const NOTIFICATION_LEASE_MS = 250;
+const LEASE_ROUND_TRIP_MS = 50;
+// What outwaitLease adds to the lease: timers may fire a little early or late on either side.
+const LEASE_MARGIN_MS = 25;
+// A process that stopped asking stops renewing its lease.
+const LEASE_IDLE_MS = 5_000;
 
 export interface DbNotificationOptions {
   databaseUrl: string;
@@ -50,6 +69,10 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
   let heartbeat: NodeJS.Timeout | undefined;
   let waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   let roundTrip: Promise<void> | undefined;
+  // performance.now() when the newest round trip answered on the current connection was sent.
+  let confirmedSentAt = -Infinity;
+  let leaseAskedAt = -Infinity;
+  let leaseTimer: NodeJS.Timeout | undefined;
 
   const each = (fn: (h: NotificationHandlers, channel: string) => void) => {
     for (const [channel, set] of subscribers) for (const h of set) fn(h, channel);
@@ -64,6 +87,7 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
   function down(current: pg.Client, why: unknown): Promise<void> {
     if (client !== current) return Promise.resolve();
     client = undefined;
+    confirmedSentAt = -Infinity;
     clearInterval(heartbeat);
     heartbeat = undefined;
     setListening(false);
@@ -112,8 +136,11 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
   async function ping(current: pg.Client): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('database notifications: no answer')), heartbeatTimeoutMs); });
+    const sent = performance.now();
     try {
       await Promise.race([current.query('SELECT 1'), timeout]);
+      // An answer on a connection since replaced vouches for nothing received on the new one.
+      if (client === current && listening && sent > confirmedSentAt) confirmedSentAt = sent;
     } catch (error) {
       await down(current, error);
       throw error;
@@ -136,6 +163,14 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     ).finally(() => {
       roundTrip = undefined;
       if (waiting.length) nextRoundTrip();
+    });
+  }
+
+  function barrier() {
+    return new Promise<void>((resolve, reject) => {
+      if (!listening) return reject(new Error('database notifications are down'));
+      waiting.push({ resolve, reject });
+      if (!roundTrip) nextRoundTrip();
     });
   }
 
@@ -163,15 +198,22 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
         handlers.state(false);
       };
     },
-    barrier() {
-      return new Promise<void>((resolve, reject) => {
-        if (!listening) return reject(new Error('database notifications are down'));
-        waiting.push({ resolve, reject });
-        if (!roundTrip) nextRoundTrip();
-      });
+    barrier,
+    leased() {
+      const now = performance.now();
+      leaseAskedAt = now;
+      if (!leaseTimer && !closed) {
+        leaseTimer = setInterval(() => {
+          if (listening && !roundTrip && performance.now() - leaseAskedAt < LEASE_IDLE_MS) barrier().catch(() => {});
+        }, LEASE_ROUND_TRIP_MS);
+        leaseTimer.unref();
+      }
+      return listening && now - confirmedSentAt < NOTIFICATION_LEASE_MS;
     },
+    outwaitLease: () => new Promise<void>((resolve) => setTimeout(resolve, NOTIFICATION_LEASE_MS + LEASE_MARGIN_MS)),
     async close() {
       closed = true;
+      clearInterval(leaseTimer);
       clearTimeout(reconnect);
       reconnect = undefined;
       if (client) await down(client, new Error('closing'));

@@ -5,6 +5,9 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { createUser, type TestUser } from '../support/accounts.js';
+import { slowLinkProxy } from '../support/ports.js';
+import { waitFor } from '../privacy/support.js';
+import { NOTIFICATION_LEASE_MS } from '../../src/platform/db-notifications.js';
 import { LIVE_PROVIDER_KEY, TEST_PROVIDER_KEY, createKey, startRelay, type RelayHarness } from '../relay/support.js';
 import { buyCredit, chatWith } from './support.js';
 
@@ -130,6 +133,49 @@ describe('assistant: your own provider tokens (BYOK)', function () {
       expect(await ask()).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
     } finally {
       await other.close();
+    }
+  });
+
+  it('a replica behind a slow database link serves its cached answer on the lease, without a round trip, yet uses a token changed elsewhere once that change returns', async () => {
+    // Every answer from PostgreSQL, notifications included, reaches this replica 100 ms late.
+    const database = new URL(process.env.DATABASE_URL!);
+    const proxy = await slowLinkProxy({ host: database.hostname, port: Number(database.port || 5432) }, 100);
+    const slowUrl = new URL(database.href);
+    slowUrl.host = `127.0.0.1:${proxy.port}`;
+    const slow = await startRelay({ DATABASE_URL: slowUrl.href });
+    try {
+      const owner = await createUser('byok-lease');
+      await buyCredit(h, owner);
+      const live = await createKey(h, owner);
+      const ask = async () => {
+        const started = performance.now();
+        await new OpenAI({ apiKey: live.key, baseURL: slow.baseUrl, maxRetries: 0 }).chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'which key?' }] });
+        return { authorization: slow.fake.authorizations.at(-1), ms: performance.now() - started };
+      };
+      const { tokens } = slow.relay.container.assistant;
+      const { notifications } = slow.relay.container.platform;
+      const onLease = () => waitFor(async () => {
+        await ask();
+        return tokens.isCached(owner.id, 'openai') && notifications.leased();
+      }, 10_000, 10);
+
+      await onLease(); // "no token of this user" is cached there, and the lease holds
+      const hit = await ask();
+      expect(hit.authorization).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
+      expect(hit.ms, 'a hit on the lease waits for no round trip through the 100 ms link').to.be.below(90);
+
+      const own = `sk-own-${randomBytes(12).toString('hex')}`;
+      const storeStarted = performance.now();
+      await h.relay.api().put('/api/v1/me/provider-tokens/openai').set(owner.auth).send({ token: own }).expect(200);
+      expect(performance.now() - storeStarted, 'the change outwaits the lease').to.be.at.least(NOTIFICATION_LEASE_MS);
+      expect((await ask()).authorization).to.equal(`Bearer ${own}`);
+
+      await onLease(); // now the user's token is cached there
+      await h.relay.api().delete('/api/v1/me/provider-tokens/openai').set(owner.auth).expect(204);
+      expect((await ask()).authorization).to.equal(`Bearer ${LIVE_PROVIDER_KEY}`);
+    } finally {
+      await slow.close();
+      await proxy.close();
     }
   });
 });

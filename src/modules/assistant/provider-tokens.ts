@@ -4,9 +4,11 @@
 // a row per call. Every change to a token is announced by PostgreSQL on commit (migration
 // 20261201180000_provider_token_notify) and drops the owner's entries on every replica; while
 // those notifications may be missed (connection down, not yet listening) the cache is not used.
-// A hit is served only after the notification connection's barrier (a round trip that hands over
-// every notification of a transaction committed before it), so a token deleted or replaced
-// through another replica is never served once that change has returned.
+// A hit is served only once the notification connection vouches for it: within its lease at once,
+// otherwise after a barrier of its own (a round trip that hands over every notification of a
+// transaction committed before it). A change returns only once it has outwaited every lease
+// (db-notifications.ts), so a token deleted or replaced through another replica is never served
+// once that change has returned, and a relayed call costs no database round trip.
 import type { DbNotifications } from '../../platform/db-notifications.js';
 import { NotFoundError } from '../../platform/http/problem.js';
 import type { ProviderName } from '../relay/relay-catalogue.js';
@@ -27,7 +29,7 @@ const lastFour = (token: string) => token.slice(-4);
 
 interface ProviderTokenDeps {
   repo: Pick<AssistantRepo, 'storeToken' | 'token' | 'tokens' | 'deleteToken'>;
-  notifications: Pick<DbNotifications, 'listen' | 'barrier'>;
+  notifications: Pick<DbNotifications, 'listen' | 'barrier' | 'leased' | 'outwaitLease'>;
 }
 
 export function createProviderTokens({ repo, notifications }: ProviderTokenDeps) {
@@ -65,7 +67,7 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
       const since = generation;
       const hit = listening ? cache.get(at) : undefined;
       if (hit && hit.until > Date.now()) {
-        const confirmed = await notifications.barrier().then(() => true, () => false);
+        const confirmed = notifications.leased() || await notifications.barrier().then(() => true, () => false);
         // The barrier may have delivered this owner's eviction, or the subscription gone down.
         if (confirmed && listening && cache.get(at) === hit) return hit.value;
       }
@@ -79,6 +81,7 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
     async store(userId: string, provider: ProviderName, token: string): Promise<ProviderTokenView> {
       const dates = await repo.storeToken(userId, provider, token);
       forget(userId, provider);
+      await notifications.outwaitLease();
       return { provider, lastFour: lastFour(token), ...dates };
     },
 
@@ -89,6 +92,7 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
     async remove(userId: string, provider: ProviderName): Promise<void> {
       const deleted = await repo.deleteToken(userId, provider);
       forget(userId, provider);
+      if (deleted) await notifications.outwaitLease();
       if (!deleted) throw new NotFoundError(`You have no stored ${provider} token.`);
     },
 
