@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../platform/http/problem.js';
 import type { KeyCache } from './key-cache.js';
 import { RelayError } from './relay-errors.js';
-import { createSettlementWriter } from './settlement-writer.js';
+import { createSettlementWriter, ledgerCharger } from './settlement-writer.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Principal } from '../../platform/http/auth.js';
 import type { NewTransaction } from '../chat/chat-types.js';
@@ -89,6 +89,7 @@ export function createRelayService(deps: Deps) {
   }
 
   const writer = createSettlementWriter({ repo, ledger: deps.ledger, currency: deps.currency, logger: deps.logger });
+  const charge = ledgerCharger({ repo, ledger: deps.ledger, currency: deps.currency, logger: deps.logger });
   // Redis settlements still under way; awaited by drain() (shutdown, tests).
   const pending = new Set<Promise<void>>();
   const track = (p: Promise<void>) => {
@@ -203,13 +204,7 @@ export function createRelayService(deps: Deps) {
      */
     async chargeUsage(userId: string, costMicrocents: number, description: string): Promise<void> {
       const { dueCents } = await repo.carry(userId, costMicrocents);
-      if (dueCents <= 0) return;
-      try {
-        await deps.ledger.recordTransaction(userId, { kind: 'usage', amountCents: dueCents, currency: deps.currency, description });
-      } catch (error) {
-        await repo.restoreCarry(userId, dueCents);
-        deps.logger.error({ err: { message: (error as Error).message } }, 'chat usage could not be charged to the credit ledger; kept for the next settlement');
-      }
+      await charge(userId, dueCents, description);
     },
 
     // For the scheduler and the trust centre.

@@ -24,7 +24,24 @@ type Deps = {
   logger: Pick<Logger, 'warn' | 'error'>;
 };
 
+/**
+ * Charges whole cents due from the sub-cent carry to the user's credit ledger; if the ledger
+ * write fails, the cents go back to the carry for the next settlement (relay calls and chats).
+ */
+export function ledgerCharger({ repo, ledger, currency, logger }: Omit<Deps, 'repo'> & { repo: Pick<RelayRepo, 'restoreCarry'> }) {
+  return async (userId: string, dueCents: number, description: string): Promise<void> => {
+    if (dueCents <= 0) return;
+    try {
+      await ledger.recordTransaction(userId, { kind: 'usage', amountCents: dueCents, currency, description });
+    } catch (error) {
+      await repo.restoreCarry(userId, dueCents).catch(() => {});
+      logger.error({ err: { message: (error as Error).message } }, `${description}: could not be charged to the credit ledger; kept for the next settlement`);
+    }
+  };
+}
+
 export function createSettlementWriter({ repo, ledger, currency, logger }: Deps) {
+  const charge = ledgerCharger({ repo, ledger, currency, logger });
   let queue: Array<{ entry: RelayLogEntry; done: () => void }> = [];
   let timer: NodeJS.Timeout | undefined;
   let written: Promise<void> = Promise.resolve();
@@ -44,15 +61,7 @@ export function createSettlementWriter({ repo, ledger, currency, logger }: Deps)
         }
       }
     }
-    for (const { userId, dueCents } of due) {
-      if (dueCents <= 0) continue;
-      try {
-        await ledger.recordTransaction(userId, { kind: 'usage', amountCents: dueCents, currency, description: 'API relay usage' });
-      } catch (error) {
-        await repo.restoreCarry(userId, dueCents).catch(() => {});
-        logger.error({ err: { message: (error as Error).message } }, 'relay: usage could not be charged to the credit ledger; kept for the next settlement');
-      }
-    }
+    for (const { userId, dueCents } of due) await charge(userId, dueCents, 'API relay usage');
   }
 
   function flush(): Promise<void> {
