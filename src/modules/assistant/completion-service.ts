@@ -15,7 +15,8 @@ import type { CatalogueModel } from '../relay/relay-catalogue.js';
 import type { Usage } from '../relay/providers/provider-types.js';
 import type { AssistantRepo } from './assistant-repo.js';
 import type { Citation, CompletionRecord, KnowledgeSearch } from './assistant-types.js';
-import { upstreamProblem, watchdog } from './completion-failures.js';
+import { upstreamProblem } from './completion-failures.js';
+import { watchdog } from '../relay/providers/watchdog.js';
 
 export interface CompletionInput {
   model: string;

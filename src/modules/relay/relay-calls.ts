@@ -9,6 +9,7 @@ import { RelayError } from './relay-errors.js';
 import type { ApiKeyCredential, RelayReason } from './relay-types.js';
 import { spendPeriod, type SpendLimiter } from './spend-limiter.js';
 import { sseData } from './providers/sse.js';
+import { watchdog } from './providers/watchdog.js';
 import { UpstreamError, type ProviderAdapter, type ProviderTarget, type Usage } from './providers/provider-types.js';
 
 /** Where a streamed answer goes (the HTTP response, in routes). */
@@ -115,18 +116,6 @@ export function createRelayCalls(deps: CallDeps) {
     return { model, adapter, target, period, reservedMicrocents };
   }
 
-  /** An AbortController that fires when the provider is silent for upstreamTimeoutMs. */
-  function watchdog() {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const poke = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => controller.abort('upstream_timeout'), deps.upstreamTimeoutMs);
-    };
-    poke();
-    return { controller, poke, stop: () => clearTimeout(timer) };
-  }
-
   const reasonOf = (error: unknown, signal: AbortSignal): Exclude<RelayReason, 'ok'> => {
     if (signal.aborted) return signal.reason === 'client_abort' ? 'client_abort' : 'upstream_timeout';
     if (error instanceof UpstreamError) return error.reason;
@@ -137,12 +126,12 @@ export function createRelayCalls(deps: CallDeps) {
     const started = performance.now();
     const prepared = await prepare(key, body, kind);
     const { model, adapter, target } = prepared;
-    const guard = watchdog();
+    const guard = watchdog(deps.upstreamTimeoutMs);
     const settle = (status: number, reason: RelayReason, usage: Usage) => deps.settle({
       key, model, status, reason, usage, latencyMs: Math.round(performance.now() - started), costMicrocents: costOf(model, usage), reservedMicrocents: prepared.reservedMicrocents, period: prepared.period,
     });
     try {
-      const call = { model, body, target, signal: guard.controller.signal };
+      const call = { model, body, target, signal: guard.signal };
       const result = kind === 'chat' ? await adapter.complete(call) : await adapter.embed!(call);
       guard.stop();
       // Settled after the answer leaves: the client does not wait for the ledger write (the
@@ -151,7 +140,7 @@ export function createRelayCalls(deps: CallDeps) {
       return result.body;
     } catch (error) {
       guard.stop();
-      const reason = reasonOf(error, guard.controller.signal);
+      const reason = reasonOf(error, guard.signal);
       const failure = reason === 'upstream_timeout' ? new UpstreamError('upstream_timeout', null) : error instanceof UpstreamError ? error : new UpstreamError('upstream_error', null);
       const relayError = upstreamRelayError(failure);
       void settle(relayError.status, reason, { inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
@@ -164,8 +153,8 @@ export function createRelayCalls(deps: CallDeps) {
     const prepared = await prepare(key, body, 'chat');
     const { model, adapter, target } = prepared;
     const clientWantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-    const guard = watchdog();
-    sink.onAbort(() => guard.controller.abort('client_abort'));
+    const guard = watchdog(deps.upstreamTimeoutMs);
+    sink.onAbort(guard.clientLeft);
     let outputChars = 0;
     let stream: Awaited<ReturnType<ProviderAdapter['stream']>> | undefined;
     let started200 = false;
@@ -178,7 +167,7 @@ export function createRelayCalls(deps: CallDeps) {
     let status = 200;
     let reason: RelayReason = 'ok';
     try {
-      stream = await adapter.stream({ model, body, target, signal: guard.controller.signal });
+      stream = await adapter.stream({ model, body, target, signal: guard.signal });
       guard.poke();
       sink.start();
       started200 = true;
@@ -192,7 +181,7 @@ export function createRelayCalls(deps: CallDeps) {
         await write(event.raw);
       }
     } catch (error) {
-      reason = reasonOf(error, guard.controller.signal);
+      reason = reasonOf(error, guard.signal);
       const failure = reason === 'upstream_timeout' ? new UpstreamError('upstream_timeout', null)
         : error instanceof UpstreamError ? error : new UpstreamError(reason === 'client_abort' ? 'stream_error' : 'upstream_error', null);
       const relayError = upstreamRelayError(failure);
