@@ -11,13 +11,15 @@ import { accountsPersonalData } from './accounts-personal-data.js';
 import { createSessionPurge } from './session-purge.js';
 import { createSessionCache } from './session-cache.js';
 import type { ResolvedSession } from './accounts-service.js';
-import type { Account } from './accounts-types.js';
+import type { AccountProfile } from './accounts-types.js';
 import type { Request } from 'express';
 
 export function registerAccounts(platform: Platform) {
   const { config, db, redis, fieldCipher, notifications } = platform;
   const sessionCache = config.session.cacheTtlMs > 0 ? createSessionCache<ResolvedSession>({ notifications, ttlMs: config.session.cacheTtlMs }) : undefined;
-  const repo = evictingWrites(createAccountsRepo(db), (ownerId) => sessionCache?.evictOwner(ownerId));
+  // Every write that can change what a token resolves to is announced by the database
+  // (session_change_notify), and a cached session is used only after the barrier that delivers it.
+  const repo = createAccountsRepo(db);
   const twoFactor = createTwoFactorService({ repo, fieldCipher, pepper: config.apiKeyPepper, issuer: config.totpIssuer });
   const service = createAccountsService({
     repo,
@@ -31,7 +33,7 @@ export function registerAccounts(platform: Platform) {
     sessionCache,
   });
   // The owner's row read with the session, for this request only (GET /me answers from it).
-  const accountByRequest = new WeakMap<Request, Account>();
+  const accountByRequest = new WeakMap<Request, AccountProfile>();
   const resolveStaff = (token: string) => service.resolveSession('staff', token);
   const registration: ModuleRegistration = {
     name: 'accounts',
@@ -49,31 +51,4 @@ export function registerAccounts(platform: Platform) {
     personalData: accountsPersonalData({ repo, fieldCipher }),
   };
   return { service, registration };
-}
-
-type Repo = ReturnType<typeof createAccountsRepo>;
-/**
- * The repository, with each write that can change what a token resolves to evicting the owner's
- * cached sessions in this process as soon as it returns. Other processes (and this one, again)
- * learn of it from the database's notification; this only spares this process the wait.
- */
-function evictingWrites(repo: Repo, evict: (ownerId: string) => void): Repo {
-  const after = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, owner: (...args: A) => string) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args);
-      } finally {
-        evict(owner(...args));
-      }
-    };
-  return {
-    ...repo,
-    revokeSession: after(repo.revokeSession, (_kind, ownerId) => ownerId),
-    revokeAllSessions: after(repo.revokeAllSessions, (_kind, ownerId) => ownerId),
-    setUserLocked: after(repo.setUserLocked, (userId) => userId),
-    addSessionFactor: after(repo.addSessionFactor, (_kind, ownerId) => ownerId),
-    setTotpSecret: after(repo.setTotpSecret, (_kind, id) => id),
-    claimTotpStep: after(repo.claimTotpStep, (_kind, id) => id),
-    clearTotp: after(repo.clearTotp, (_kind, id) => id),
-  };
 }

@@ -2,7 +2,7 @@
 import type { Request } from 'express';
 import { requireStaff, requireUser } from '../../platform/http/auth.js';
 import type { RouteTable } from '../../platform/platform.js';
-import type { Account } from './accounts-types.js';
+import type { Account, AccountProfile } from './accounts-types.js';
 import type { AccountsService, LoginResult } from './accounts-service.js';
 
 const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
@@ -18,8 +18,8 @@ const credentials = (req: Request) => ({ password: req.body.password, totp: req.
 const sessionBody = (result: LoginResult) => ({ token: result.token, sessionId: result.sessionId, expiresAt: result.expiresAt.toISOString() });
 
 /** `sessionAccount`: the owner's row as authentication read it for this request, if it did. */
-export function accountsRoutes(accounts: AccountsService, sessionAccount: (req: Request) => Account | undefined = () => undefined): RouteTable {
-  const userView = async (account: Account) => ({
+export function accountsRoutes(accounts: AccountsService, sessionAccount: (req: Request) => AccountProfile | undefined = () => undefined): RouteTable {
+  const userView = async (account: AccountProfile) => ({
     id: account.id,
     email: account.email,
     status: account.status!,

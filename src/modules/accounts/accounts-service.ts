@@ -7,7 +7,7 @@ import { randomToken, sha256 } from '../../platform/crypto/hashing.js';
 import type { Principal, StaffRole } from '../../platform/http/auth.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../platform/http/problem.js';
 import type { AccountsRepo } from './accounts-repo.js';
-import type { Account, AccountKind, SecondFactor, SessionData, SessionFactor, SessionRecord, SessionView } from './accounts-types.js';
+import type { Account, AccountKind, AccountProfile, SecondFactor, SessionData, SessionFactor, SessionRecord, SessionView } from './accounts-types.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { RegistrationLimit } from './registration-limit.js';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js';
@@ -35,7 +35,7 @@ type Deps = {
 /** A bearer token resolved: the principal auth.ts decides on, and the owner's row read with it. */
 export interface ResolvedSession {
   principal: Principal;
-  account: Account;
+  account: AccountProfile;
 }
 
 export interface LoginInput {
@@ -138,7 +138,9 @@ export function createAccountsService({ repo, fieldCipher, passwords, twoFactor,
     const since = sessionCache?.generation() ?? 0;
     const found = await repo.findLiveSessionWithOwner(kind, tokenHash, session.idleMinutes);
     if (!found || found.owner.disabled) return null;
-    const { session: record, owner, account } = found;
+    const { session: record, owner } = found;
+    // The secrets stay out of the cache and out of the request: nothing downstream needs them.
+    const { passwordHash: _hash, totpSecretEnc: _secret, totpLastStep: _step, ...account } = found.account;
     // Fail closed: a row whose ciphertext does not authenticate (moved, altered, shredded key) is no session.
     if (!(await readSessionData(record).catch(rejectUnreadable))) return null;
     if (found.touchDue) await repo.touchSession(record.id);

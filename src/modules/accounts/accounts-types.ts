@@ -19,6 +19,9 @@ export interface Account {
   disabledAt?: Date | null;
 }
 
+/** An account without its secrets (password hash, TOTP secret and step): what a session lookup keeps and hands on. */
+export type AccountProfile = Omit<Account, 'passwordHash' | 'totpSecretEnc' | 'totpLastStep'>;
+
 export type SecondFactor = 'none' | 'totp' | 'recovery_code';
 /** What a session proved, in sessions.factors: always the password, then perhaps a second factor. */
 export type SessionFactor = 'password' | 'totp' | 'recovery_code';

@@ -107,8 +107,6 @@ export function createSessionCache<T>({ notifications, ttlMs, maxEntries = 10_00
       if (!keys) keysByOwner.set(ownerId, (keys = new Set()));
       keys.add(key);
     },
-    /** This process's own writes evict at once, without waiting for their notification. */
-    evictOwner,
   };
 }
 

@@ -83,7 +83,7 @@ export function createTwoFactorService({ repo, fieldCipher, pepper, issuer }: De
       await repo.clearTotp(account.kind, account.id);
     },
 
-    remainingRecoveryCodes: (account: Account) => repo.countUnusedRecoveryCodes(account.kind, account.id),
+    remainingRecoveryCodes: (account: Pick<Account, 'kind' | 'id'>) => repo.countUnusedRecoveryCodes(account.kind, account.id),
   };
 }
 
