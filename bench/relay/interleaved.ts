@@ -4,8 +4,10 @@
 // the same moments of load from neighbours. relay.bench.ts runs its targets one after another
 // (300 calls each), which at load 8-11 on 2 cores moves a target's p50 by several ms from one
 // round to the next; interleaving does not.
-//   npx tsx bench/relay/interleaved.ts <iterations> <name>=<checkout dir> [<name>=<dir> ...] [--limited]
+//   npx tsx bench/relay/interleaved.ts <iterations> <name>=<checkout dir> [<name>=<dir> ...] [--limited] [--floor]
 // --limited adds each server's 1-cent key (spend reservation on the path; 402s count as answers).
+// --floor adds bench/relay/node-floor.ts, the least a Node gateway does (no auth, validation or
+// accounting): the added latency no Node relay can go under on this machine, in the same minutes.
 // Prints p50/p99 per target, added latency over the fake, and each server's CPU per call
 // (user + system, from /proc, so threads and GC included).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +18,7 @@ import { createInterface } from 'node:readline';
 
 const count = Number(process.argv[2]);
 const limited = process.argv.includes('--limited');
+const floor = process.argv.includes('--floor');
 const variants = process.argv.slice(3).filter((a) => a.includes('=')).map((a) => a.split('=') as [string, string]);
 if (!count || variants.length === 0) throw new Error('usage: interleaved.ts <iterations> <name>=<dir> [...] [--limited]');
 
@@ -37,6 +40,11 @@ for (const [name, dir] of variants) {
   const { port, key, limitedKey } = server.info as { port: number; key: string; limitedKey: string };
   targets.push({ name, port, auth: `Bearer ${key}`, model: 'openai/gpt-4o-mini', pid: server.child.pid });
   if (limited) targets.push({ name: `${name} (limited key)`, port, auth: `Bearer ${limitedKey}`, model: 'openai/gpt-4o-mini' });
+}
+if (floor) {
+  const proxy = await startChild(['--import', 'tsx', 'bench/relay/node-floor.ts', upstream.info.url as string], process.cwd());
+  children.push(proxy.child);
+  targets.push({ name: 'node floor', port: (proxy.info as { port: number }).port, auth: 'Bearer unused', model: 'openai/gpt-4o-mini', pid: proxy.child.pid });
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
