@@ -10,7 +10,6 @@
 //   id, chat_id (uuid text, 36 each) | nulls (1: bit 0 model, 1 prompt_tokens, 2 completion_tokens)
 //   | prompt_tokens (int4) | completion_tokens (int4)
 //   | role, model, created_at as ISO 8601 UTC with ms, content_enc: each an int4 length + its bytes
-import type { MessageRole } from './chat-types.js';
 
 /**
  * One page after `seq > ?` for `user_id = ?`, `LIMIT ?`: `rows` (int), `last_seq` (text, the keyset
@@ -41,46 +40,68 @@ export interface SealedMessagePage {
   records: Buffer;
 }
 
-export interface SealedMessage {
-  id: string;
-  chatId: string;
-  role: MessageRole;
-  model: string | null;
+/**
+ * Where one record's fields lie in its page, as byte offsets ([from, to) pairs); ids are 36 ASCII
+ * bytes. One object serves every record of a page: the export thread reads the fields in place,
+ * without a string or an object per row.
+ */
+export interface SealedRecordAt {
+  id: number;
+  chatId: number;
+  hasModel: boolean;
   promptTokens: number | null;
   completionTokens: number | null;
-  createdAt: string;
-  contentEnc: Buffer;
+  roleFrom: number;
+  roleTo: number;
+  modelFrom: number;
+  modelTo: number;
+  createdFrom: number;
+  createdTo: number;
+  contentFrom: number;
+  contentTo: number;
 }
 
-/** The records of one page, in order. Throws on a truncated page instead of reading past it. */
-export function readSealedMessages(records: Buffer): SealedMessage[] {
-  const out: SealedMessage[] = [];
+export const UUID_TEXT_BYTES = 36;
+
+/** Visits the records of one page in order; returns how many. Throws on a truncated page instead of reading past it. */
+export function eachSealedRecord(records: Buffer, visit: (record: SealedRecordAt) => void): number {
+  const r: SealedRecordAt = {
+    id: 0, chatId: 0, hasModel: false, promptTokens: null, completionTokens: null,
+    roleFrom: 0, roleTo: 0, modelFrom: 0, modelTo: 0, createdFrom: 0, createdTo: 0, contentFrom: 0, contentTo: 0,
+  };
   let at = 0;
+  let count = 0;
   const need = (n: number) => {
     if (at + n > records.length) throw new RangeError('sealed message page is truncated');
   };
-  /** An int4 length and that many bytes: where they start and end. */
+  /** An int4 length and that many bytes: moves past them, returns where they start. */
   const field = () => {
     need(4);
     const length = records.readInt32BE(at);
+    if (length < 0) throw new RangeError('sealed message page is truncated');
     need(4 + length);
     at += 4 + length;
     return at - length;
   };
   while (at < records.length) {
-    need(36 + 36 + 1 + 8);
-    const id = records.toString('latin1', at, at + 36);
-    const chatId = records.toString('latin1', at + 36, at + 72);
+    need(2 * UUID_TEXT_BYTES + 1 + 8);
+    r.id = at;
+    r.chatId = at + UUID_TEXT_BYTES;
     const nulls = records[at + 72];
-    const promptTokens = nulls & 2 ? null : records.readInt32BE(at + 73);
-    const completionTokens = nulls & 4 ? null : records.readInt32BE(at + 77);
+    r.hasModel = (nulls & 1) === 0;
+    r.promptTokens = nulls & 2 ? null : records.readInt32BE(at + 73);
+    r.completionTokens = nulls & 4 ? null : records.readInt32BE(at + 77);
     at += 81;
-    const role = records.toString('latin1', field(), at) as MessageRole;
-    const modelFrom = field();
-    const model = nulls & 1 ? null : records.toString('utf8', modelFrom, at);
-    const createdAt = records.toString('latin1', field(), at);
-    const contentFrom = field();
-    out.push({ id, chatId, role, model, promptTokens, completionTokens, createdAt, contentEnc: records.subarray(contentFrom, at) });
+    r.roleFrom = field();
+    r.roleTo = at;
+    r.modelFrom = field();
+    r.modelTo = at;
+    r.createdFrom = field();
+    r.createdTo = at;
+    r.contentFrom = field();
+    r.contentTo = at;
+    visit(r);
+    count += 1;
   }
-  return out;
+  return count;
 }
