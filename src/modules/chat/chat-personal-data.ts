@@ -16,7 +16,7 @@ export interface ChatPersonalDataDeps {
   chats: Pick<ChatRepo, 'eachChat' | 'eachMessage' | 'eachSealedMessagePage'>;
   /** The key store's lookup, for the thread that decrypts an export's messages (chat-export-decryption.ts). */
   keyById: (id: string) => Promise<DataKey>;
-  library: Pick<ChatLibraryRepo, 'eachFile' | 'eachFolder' | 'eachAssistant' | 'eachTransaction'>;
+  library: Pick<ChatLibraryRepo, 'eachFile' | 'eachStoredFile' | 'eachFolder' | 'eachAssistant' | 'eachTransaction'>;
   readOriginal: ChatLibraryService['readOriginal'];
   artifacts: Pick<ArtifactStorage, 'list' | 'delete'>;
 }
@@ -58,7 +58,7 @@ export function chatPersonalData({ chats, keyById, library, readOriginal, artifa
     ],
 
     files: async function* (userId) {
-      for await (const f of library.eachFile(userId)) {
+      for await (const f of library.eachStoredFile(userId)) {
         yield {
           path: exportName(f.id, f.name),
           size: f.sizeBytes,

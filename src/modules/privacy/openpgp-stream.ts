@@ -125,7 +125,9 @@ export async function createEncryptStream(recipient: OpenPgpRecipient, date = ne
       first = false;
       literal.push(chunk, framed);
       seal(framed, sealed);
-      for (const s of sealed) this.push(s);
+      // One buffer per input chunk, not a length octet and a 64 KiB body each: every push is a
+      // write to the artifact file, and the small ones cost as much as the big (issue 15).
+      if (sealed.length) this.push(sealed.length === 1 ? sealed[0] : Buffer.concat(sealed));
       callback();
     },
     flush(callback: TransformCallback) {
@@ -138,7 +140,7 @@ export async function createEncryptStream(recipient: OpenPgpRecipient, date = ne
       seipd.push(cipher.update(Buffer.concat([MDC_HEADER, mdc.digest()])), sealed);
       seipd.push(cipher.final(), sealed);
       seipd.end(sealed);
-      for (const s of sealed) if (s.length) this.push(s);
+      this.push(Buffer.concat(sealed));
       callback();
     },
   });
