@@ -6,7 +6,7 @@
 // store checks them) and live only in this thread's memory for the length of one export.
 import { parentPort } from 'node:worker_threads';
 import { DecryptionError } from '../../platform/crypto/aead.js';
-import { columnOpener } from '../../platform/crypto/field-cipher.js';
+import { columnOpener, DataKeyNotLoadedError } from '../../platform/crypto/field-cipher.js';
 import type { DataKey } from '../../platform/crypto/key-store.js';
 import { MessagePageJson } from './chat-message-json.js';
 import { eachSealedRecord, messageContentAt, UUID_TEXT_BYTES } from './chat-sealed-pages.js';
@@ -39,25 +39,25 @@ function keyById(id: string): Promise<DataKey> {
 const { table, column } = messageContentAt('');
 const opener = columnOpener(table, column);
 
+/** The export's data keys as looked up so far: a page that names another one is started again once it is had (in practice once, on the first page). */
+const loaded = new Map<string, DataKey>();
+
 async function exportPage(records: Buffer): Promise<{ rows: number; json: Uint8Array }> {
-  // The page's keys first (all of one subject: usually one), then every row without a promise,
-  // string or object of its own; ids, role, model and created_at are copied from the page as they are.
-  const keyIds = new Set<string>();
-  let last = -1;
-  eachSealedRecord(records, (r) => {
-    const sameAsLast = last >= 0 && r.contentTo - r.contentFrom >= 17 && records.compare(records, last + 1, last + 17, r.contentFrom + 1, r.contentFrom + 17) === 0;
-    if (sameAsLast) return;
-    keyIds.add(opener.keyIdAt(records, r.contentFrom, r.contentTo));
-    last = r.contentFrom;
-  });
-  const pageKeys = new Map<string, DataKey>();
-  for (const id of keyIds) pageKeys.set(id, await keyById(id));
-  // Decrypted content is ciphertext less 45 bytes; the JSON adds ~100 bytes of names per row.
-  const json = new MessagePageJson(records.length + (records.length >> 3) + 4096);
-  const rows = eachSealedRecord(records, (r) => {
-    json.message(records, r, opener.open(pageKeys, records, r.id, r.id + UUID_TEXT_BYTES, r.contentFrom, r.contentTo));
-  });
-  return { rows, json: json.finish() };
+  for (;;) {
+    // Every row without a promise, string or object of its own; ids, role, model and created_at
+    // are copied from the page as they are. Decrypted content is ciphertext less 45 bytes; the
+    // JSON adds ~100 bytes of names per row.
+    const json = new MessagePageJson(records.length + (records.length >> 3) + 4096);
+    try {
+      const rows = eachSealedRecord(records, (r) => {
+        json.message(records, r, opener.open(loaded, records, r.id, r.id + UUID_TEXT_BYTES, r.contentFrom, r.contentTo));
+      });
+      return { rows, json: json.finish() };
+    } catch (error) {
+      if (!(error instanceof DataKeyNotLoadedError)) throw error;
+      loaded.set(error.keyId, await keyById(error.keyId));
+    }
+  }
 }
 
 let previous: Promise<void> = Promise.resolve();

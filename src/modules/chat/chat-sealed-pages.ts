@@ -63,65 +63,65 @@ export interface SealedRecordAt {
 
 export const UUID_TEXT_BYTES = 36;
 
+const broken = () => new RangeError('sealed message page is truncated or malformed');
+
+/** The int32 length of the field at `at` (-1: NULL), checked to fit in the page. No closures over the cursor: this runs ten times a row. */
+function fieldLength(records: Buffer, at: number, nullable: boolean, exact = -1): number {
+  if (at + 4 > records.length) throw broken();
+  const n = records.readInt32BE(at);
+  if (n === -1 && nullable) return -1;
+  if (n < 0 || (exact >= 0 && n !== exact) || at + 4 + n > records.length) throw broken();
+  return n;
+}
+
 /** Visits the rows of one page in order; returns how many. Throws on a page that is truncated or not of this shape instead of reading past it. */
 export function eachSealedRecord(records: Buffer, visit: (record: SealedRecordAt) => void): number {
   const r: SealedRecordAt = {
     seq: 0, id: 0, chatId: 0, hasModel: false, promptTokens: null, completionTokens: null,
     roleFrom: 0, roleTo: 0, modelFrom: 0, modelTo: 0, createdFrom: 0, createdTo: 0, contentFrom: 0, contentTo: 0,
   };
-  const broken = () => new RangeError('sealed message page is truncated or malformed');
-  let at = 0;
-  const need = (n: number) => {
-    if (at + n > records.length) throw broken();
-  };
-  /** A field's int32 length: moves past it; returns the length (-1 for NULL). */
-  const length = (nullable: boolean, exact?: number) => {
-    need(4);
-    const n = records.readInt32BE(at);
-    at += 4;
-    if (n === -1 && nullable) return -1;
-    if (n < 0 || (exact !== undefined && n !== exact)) throw broken();
-    need(n);
-    return n;
-  };
-  /** A field: moves past it; returns where its bytes start (-1 for NULL, `at` then stays put). */
-  const value = (nullable: boolean, exact?: number) => {
-    const n = length(nullable, exact);
-    if (n === -1) return -1;
-    at += n;
-    return at - n;
-  };
-  const int4 = () => {
-    if (length(true, 4) === -1) return null;
-    at += 4;
-    return records.readInt32BE(at - 4);
-  };
-  need(SIGNATURE.length + 8);
-  if (records.compare(SIGNATURE, 0, SIGNATURE.length, 0, SIGNATURE.length) !== 0) throw broken();
-  at = SIGNATURE.length + 4;
+  if (records.length < SIGNATURE.length + 8 || records.compare(SIGNATURE, 0, SIGNATURE.length, 0, SIGNATURE.length) !== 0) throw broken();
+  let at = SIGNATURE.length + 4;
   at += 4 + records.readUInt32BE(at);
   let count = 0;
+  let n = 0;
   for (;;) {
-    need(2);
+    if (at + 2 > records.length) throw broken();
     const fields = records.readInt16BE(at);
     at += 2;
     if (fields === -1) break;
     if (fields !== FIELDS) throw broken();
-    length(false, 8);
-    r.seq = records.readUInt32BE(at) * 2 ** 32 + records.readUInt32BE(at + 4);
-    at += 8;
-    r.id = value(false, UUID_TEXT_BYTES);
-    r.chatId = value(false, UUID_TEXT_BYTES);
-    r.roleFrom = value(false);
+    fieldLength(records, at, false, 8);
+    r.seq = records.readUInt32BE(at + 4) * 2 ** 32 + records.readUInt32BE(at + 8);
+    at += 12;
+    fieldLength(records, at, false, UUID_TEXT_BYTES);
+    r.id = at + 4;
+    at += 4 + UUID_TEXT_BYTES;
+    fieldLength(records, at, false, UUID_TEXT_BYTES);
+    r.chatId = at + 4;
+    at += 4 + UUID_TEXT_BYTES;
+    n = fieldLength(records, at, false);
+    r.roleFrom = at + 4;
+    at += 4 + n;
     r.roleTo = at;
-    r.modelFrom = value(true);
+    n = fieldLength(records, at, true);
+    r.hasModel = n >= 0;
+    r.modelFrom = at + 4;
+    at += 4 + Math.max(n, 0);
     r.modelTo = at;
-    r.hasModel = r.modelFrom >= 0;
-    r.promptTokens = int4();
-    r.completionTokens = int4();
-    r.createdFrom = value(false);
+    n = fieldLength(records, at, true, 4);
+    r.promptTokens = n < 0 ? null : records.readInt32BE(at + 4);
+    at += 4 + Math.max(n, 0);
+    n = fieldLength(records, at, true, 4);
+    r.completionTokens = n < 0 ? null : records.readInt32BE(at + 4);
+    at += 4 + Math.max(n, 0);
+    n = fieldLength(records, at, false);
+    r.createdFrom = at + 4;
+    at += 4 + n;
     r.createdTo = at;
-    r.contentFrom = value(false);
+    n = fieldLength(records, at, false);
+    r.contentFrom = at + 4;
+    at += 4 + n;
     r.contentTo = at;
     visit(r);
     count += 1;

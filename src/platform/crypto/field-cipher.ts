@@ -47,6 +47,12 @@ export function openField(dataKey: DataKey, at: FieldLocation, ciphertext: Buffe
   return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
 }
 
+/** columnOpener met a value sealed with a data key its caller has not looked up yet (the caller fetches it and tries again). */
+export class DataKeyNotLoadedError extends Error {
+  override name = 'DataKeyNotLoadedError';
+  constructor(readonly keyId: string) { super('data key not loaded'); }
+}
+
 /**
  * Opens many values of one column that lie, with their rows' ids (ASCII), inside one larger buffer
  * (an export's page of sealed messages, chat-sealed-pages.ts): the checks and associated data of
@@ -60,17 +66,16 @@ export function columnOpener(table: string, column: string) {
   prefix.copy(aad);
   let current: { key: DataKey; idBytes: Buffer } | undefined;
   return {
-    /** The data key id the header of source[from, to) names. */
-    keyIdAt(source: Buffer, from: number, to: number): string {
-      checkFormat(source.subarray(from, to));
-      return bytesToUuid(source.subarray(from + 1, from + HEADER_BYTES));
-    },
-    /** openField for source[from, to), the value of the row whose id is source[rowIdFrom, rowIdTo); `keys` holds every key the values name. */
+    /**
+     * openField for source[from, to), the value of the row whose id is source[rowIdFrom, rowIdTo),
+     * with the key from `keys` its header names; DataKeyNotLoadedError when `keys` does not have it.
+     */
     open(keys: ReadonlyMap<string, DataKey>, source: Buffer, rowIdFrom: number, rowIdTo: number, from: number, to: number): Buffer {
       if (to - from < HEADER_BYTES || source[from] !== FORMAT_V1) throw new DecryptionError('unknown ciphertext format');
       if (!current || source.compare(current.idBytes, 0, 16, from + 1, from + HEADER_BYTES) !== 0) {
-        const key = keys.get(bytesToUuid(source.subarray(from + 1, from + HEADER_BYTES)));
-        if (!key) throw new Error('columnOpener: a data key the values name was not looked up');
+        const id = bytesToUuid(source.subarray(from + 1, from + HEADER_BYTES));
+        const key = keys.get(id);
+        if (!key) throw new DataKeyNotLoadedError(id);
         current = { key, idBytes: uuidToBytes(key.id) };
       }
       const length = prefix.length + rowIdTo - rowIdFrom;
