@@ -133,6 +133,12 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher, listings: L
         yield { ...(await toFile(row)), text: await cipher.decryptText(at('files', 'text_enc', row.id), row.text_enc) };
       }
     },
+    /** eachFile with the extracted text as its decrypted UTF-8 bytes, for an export that writes them into JSON as they are. */
+    async *eachFileWithTextBytes(userId: string): AsyncGenerator<StoredFile & { textBytes: Buffer }> {
+      for await (const row of eachRow<FileRow>(db, 'files', userId)) {
+        yield { ...(await toFile(row)), textBytes: await cipher.decryptBytes(at('files', 'text_enc', row.id), row.text_enc) };
+      }
+    },
     /** eachFile without the extracted text: an export reads the originals this way (the text is megabytes the files.json entry has already taken). */
     async *eachStoredFile(userId: string): AsyncGenerator<StoredFile> {
       for await (const row of eachRow<FileRow>(db, 'files', userId, 500, FILE_COLUMNS_WITHOUT_TEXT)) yield toFile(row);
