@@ -130,6 +130,11 @@ const status = (pid: number) => {
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
   return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
 };
+/** User + system CPU seconds of a process so far, all its threads (utime and stime of /proc/<pid>/stat). */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 
 /** Workers still running; killed if the bench dies, or a left-over worker would take the next run's jobs. */
 const live = new Set<ChildProcess>();
@@ -152,6 +157,7 @@ async function stopWorker(child: ChildProcess) {
 async function exportOnce(messages: number, exporter: Awaited<ReturnType<typeof seedUser>>) {
   const worker = await startWorker();
   const idle = status(worker.pid!);
+  const cpuAtIdle = cpuSeconds(worker.pid!);
   // The row is written directly (the HTTP path re-authenticates with a password) and enqueued as the API does.
   const id = randomUUID();
   // With --reuse, a request an interrupted earlier run left open would block this one (one running export per user).
@@ -167,6 +173,7 @@ async function exportOnce(messages: number, exporter: Awaited<ReturnType<typeof 
     await sleep(200);
   }
   const peak = status(worker.pid!);
+  const workerCpu = cpuSeconds(worker.pid!) - cpuAtIdle;
   await stopWorker(worker);
   if (done.state !== 'completed') throw new Error(`export ended ${done.state} ${done.last_error}`);
   const exportMs = done.completed_at.getTime() - done.started_at.getTime();
@@ -176,7 +183,7 @@ async function exportOnce(messages: number, exporter: Awaited<ReturnType<typeof 
   const floor = spawnSync('sh', ['-c', `psql "${url}" -c "COPY (SELECT id, role, encode(content_enc, 'base64'), created_at FROM messages WHERE user_id = '${exporter.user.id}') TO STDOUT" | zip -q - - | gpg --batch --yes --pinentry-mode loopback --passphrase floor --symmetric --cipher-algo AES256 -o .local/bench-tmp/floor.gpg && stat -c %s .local/bench-tmp/floor.gpg`], { encoding: 'utf8' });
   const floorMs = Date.now() - f0;
   const copyBytes = Number(execSync(`psql "${url}" -Atc "SELECT sum(length(id::text) + length(role) + length(encode(content_enc, 'base64')) + 40) FROM messages WHERE user_id = '${exporter.user.id}'"`).toString());
-  return { messages, plaintext: Number(done.plaintext_bytes), artifact: Number(done.artifact_bytes), exportMs, floorMs, copyBytes, floorOk: floor.status === 0, idle, peak, loadAt };
+  return { messages, plaintext: Number(done.plaintext_bytes), artifact: Number(done.artifact_bytes), exportMs, floorMs, copyBytes, floorOk: floor.status === 0, idle, peak, loadAt, workerCpu };
 }
 
 if (PART === 'all' || PART === 'export') {
@@ -190,7 +197,8 @@ if (PART === 'all' || PART === 'export') {
     for (let run = 0; run < RUNS; run += 1) {
       runs.push(await exportOnce(n, exporter));
       const r = runs[run];
-      process.stdout.write(`export ${n} run ${run + 1}: ${(r.exportMs / 1000).toFixed(2)} s, floor ${(r.floorMs / 1000).toFixed(2)} s, peak ${r.peak.hwm.toFixed(0)} MiB (${r.loadAt})\n`);
+      const ratio = (r.plaintext / r.exportMs) / (r.copyBytes / r.floorMs);
+      process.stdout.write(`export ${n} run ${run + 1}: ${(r.exportMs / 1000).toFixed(2)} s, floor ${(r.floorMs / 1000).toFixed(2)} s, ratio ${ratio.toFixed(2)}x, worker CPU ${r.workerCpu.toFixed(2)} s, peak ${r.peak.hwm.toFixed(0)} MiB (${r.loadAt})\n`);
     }
     const ratioOf = (r: (typeof runs)[number]) => (r.plaintext / r.exportMs) / (r.copyBytes / r.floorMs);
     const byRatio = [...runs].sort((a, b) => ratioOf(a) - ratioOf(b));
@@ -199,12 +207,12 @@ if (PART === 'all' || PART === 'export') {
     results.push({ ...byRatio[Math.floor((byRatio.length - 1) / 2)], label: `**${n} + ${FILES}, median of ${RUNS}**`, peak: { rss: 0, hwm: Math.max(...runs.map((r) => r.peak.hwm)) } });
   }
   say('\n## Export (separate `custos worker` process)');
-  say('| messages + files | plaintext | encrypted | Custos time | Custos MB/s | floor MB/s (same rows) | ratio | worker idle RSS | worker peak RSS (VmHWM) | load at start |');
-  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  say('| messages + files | plaintext | encrypted | Custos time | Custos MB/s | floor MB/s (same rows) | ratio | worker CPU (all threads) | worker idle RSS | worker peak RSS (VmHWM) | load at start |');
+  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     const mbps = r.plaintext / 2 ** 20 / (r.exportMs / 1000);
     const floorMbps = r.copyBytes / 2 ** 20 / (r.floorMs / 1000);
-    say(`| ${r.label} | ${(r.plaintext / 2 ** 20).toFixed(1)} MiB | ${(r.artifact / 2 ** 20).toFixed(1)} MiB | ${(r.exportMs / 1000).toFixed(2)} s | ${mbps.toFixed(2)} | ${floorMbps.toFixed(2)}${r.floorOk ? '' : ' (FAILED)'} | ${(mbps / floorMbps).toFixed(2)}× | ${r.idle.rss.toFixed(0)} MiB | ${r.peak.hwm.toFixed(0)} MiB | ${r.loadAt} |`);
+    say(`| ${r.label} | ${(r.plaintext / 2 ** 20).toFixed(1)} MiB | ${(r.artifact / 2 ** 20).toFixed(1)} MiB | ${(r.exportMs / 1000).toFixed(2)} s | ${mbps.toFixed(2)} | ${floorMbps.toFixed(2)}${r.floorOk ? '' : ' (FAILED)'} | ${(mbps / floorMbps).toFixed(2)}× | ${r.workerCpu.toFixed(2)} s | ${r.idle.rss.toFixed(0)} MiB | ${r.peak.hwm.toFixed(0)} MiB | ${r.loadAt} |`);
   }
 }
 

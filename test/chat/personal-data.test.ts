@@ -65,6 +65,16 @@ describe('chat: personal data for exports and deletion', () => {
     expect(Buffer.concat(pages.flatMap((p, i) => (i ? [Buffer.from(',\n'), p] : [p]))).toString('utf8')).to.equal(expected);
   });
 
+  it('offers the files pre-serialised, byte for byte the JSON of its rows (the extracted text written from its bytes)', async () => {
+    const files = provider().collections.find((c) => c.name === 'files')!;
+    const pages: Buffer[] = [];
+    let rows = 0;
+    for await (const page of files.json!(user.id, new AbortController().signal)) { pages.push(Buffer.concat(page.chunks)); rows += page.rows; }
+    expect(rows).to.equal(1);
+    const expected = (await collect('files', user.id)).map((f) => JSON.stringify(f)).join(',\n');
+    expect(Buffer.concat(pages.flatMap((p, i) => (i ? [Buffer.from(',\n'), p] : [p]))).toString('utf8')).to.equal(expected);
+  });
+
   it('yields chats, files with extracted text, folders, assistants and transactions', async () => {
     expect((await collect('chats', user.id)).map((c) => [c.title, c.messageCount])).to.deep.equal([['Long chat', 1203]]);
     const [file] = await collect('files', user.id);

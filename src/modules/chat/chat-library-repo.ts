@@ -11,6 +11,7 @@ interface FileRow {
   id: string; user_id: string; seq: number; name_enc: Buffer; kind: FileKind; media_type: string;
   size_bytes: number; text_enc: Buffer; text_chars: number; storage_key: string; created_at: Date;
 }
+const FILE_COLUMNS_WITHOUT_TEXT = ['id', 'user_id', 'seq', 'name_enc', 'kind', 'media_type', 'size_bytes', 'text_chars', 'storage_key', 'created_at'];
 interface FolderRow { id: string; user_id: string; seq: number; name_enc: Buffer; created_at: Date; updated_at: Date }
 interface AssistantRow {
   id: string; user_id: string; seq: number; name_enc: Buffer; instructions_enc: Buffer; default_model: string;
@@ -41,10 +42,10 @@ async function newestFirst<Row extends { seq: number }>(q: Knex.QueryBuilder, qu
 }
 
 /** Keyset batches over one user's rows of `table`, oldest first, for exports. */
-async function* eachRow<Row extends { seq: number }>(db: Knex, table: string, userId: string, batchSize = 500): AsyncGenerator<Row> {
+async function* eachRow<Row extends { seq: number }>(db: Knex, table: string, userId: string, batchSize = 500, columns: string[] = ['*']): AsyncGenerator<Row> {
   let after = 0;
   for (;;) {
-    const rows: Row[] = await db(table).where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize);
+    const rows: Row[] = await db(table).select(columns).where('user_id', userId).andWhere('seq', '>', after).orderBy('seq').limit(batchSize);
     yield* rows;
     if (rows.length < batchSize) return;
     after = rows[rows.length - 1].seq;
@@ -131,6 +132,16 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher, listings: L
       for await (const row of eachRow<FileRow>(db, 'files', userId)) {
         yield { ...(await toFile(row)), text: await cipher.decryptText(at('files', 'text_enc', row.id), row.text_enc) };
       }
+    },
+    /** eachFile with the extracted text as its decrypted UTF-8 bytes, for an export that writes them into JSON as they are. */
+    async *eachFileWithTextBytes(userId: string): AsyncGenerator<StoredFile & { textBytes: Buffer }> {
+      for await (const row of eachRow<FileRow>(db, 'files', userId)) {
+        yield { ...(await toFile(row)), textBytes: await cipher.decryptBytes(at('files', 'text_enc', row.id), row.text_enc) };
+      }
+    },
+    /** eachFile without the extracted text: an export reads the originals this way (the text is megabytes the files.json entry has already taken). */
+    async *eachStoredFile(userId: string): AsyncGenerator<StoredFile> {
+      for await (const row of eachRow<FileRow>(db, 'files', userId, 500, FILE_COLUMNS_WITHOUT_TEXT)) yield toFile(row);
     },
 
     // Smart folders

@@ -6,7 +6,8 @@ import type { Knex, ListingReads } from '../../platform/db.js';
 import type { FieldCipher } from '../../platform/crypto/field-cipher.js';
 import { pageOf } from './chat-paging.js';
 import type { Chat, Message, MessageRole, NewMessage, Page } from './chat-types.js';
-import { SEALED_MESSAGE_PAGE_SQL, messageContentAt, type SealedMessagePage } from './chat-sealed-pages.js';
+import { createCopyOutReader, type CopyOutConnection } from '../../platform/pg-copy-out.js';
+import { eachSealedRecord, messageContentAt, sealedMessagePageCopy, type SealedMessagePage } from './chat-sealed-pages.js';
 
 interface ChatRow {
   id: string;
@@ -180,21 +181,31 @@ export function createChatRepo(db: Knex, cipher: FieldCipher, listings: ListingR
     },
 
     /**
-     * A user's messages for an export, oldest first, still sealed, one packed bytea per page
+     * A user's messages for an export, oldest first, still sealed, one binary COPY per page
      * (chat-sealed-pages.ts), for a thread to decrypt: the next page is requested before the
      * current one is consumed, so PostgreSQL works while the caller does. created_at comes as
      * PostgreSQL's ISO text in UTC with milliseconds, what Date#toISOString gives.
      */
     async *eachSealedMessagePage(userId: string, batchSize = 1000): AsyncGenerator<SealedMessagePage> {
-      type Row = { rows: number; last_seq: string | null; records: string };
-      const page = (after: string): Promise<Row> => db.raw(SEALED_MESSAGE_PAGE_SQL, [userId, after, batchSize])
-        .then((r: { rows: Row[] }) => r.rows[0]);
-      let next: Promise<Row> | undefined = page('0');
-      while (next) {
-        const { rows, last_seq: lastSeq, records }: Row = await next;
-        next = rows < batchSize || lastSeq === null ? undefined : page(lastSeq);
-        next?.catch(() => {});
-        if (rows > 0) yield { rows, records: Buffer.from(records, 'base64') };
+      // One pooled connection for the export's pages (COPY reads through it, see pg-copy-out.ts),
+      // the next page read while the previous one is decrypted and zipped.
+      const connection = await db.client.acquireConnection() as CopyOutConnection;
+      const copyOut = createCopyOutReader();
+      type Read = Promise<{ bytes: Buffer; rows: number }>;
+      const page = (afterSeq: number): Read => copyOut(connection, sealedMessagePageCopy((v) => connection.escapeLiteral(v), userId, afterSeq, batchSize));
+      let next: Read | undefined = page(0);
+      try {
+        while (next) {
+          const { bytes, rows }: Awaited<Read> = await next;
+          let lastSeq = 0;
+          if (rows === batchSize) eachSealedRecord(bytes, (r) => { lastSeq = r.seq; });
+          next = rows === batchSize ? page(lastSeq) : undefined;
+          next?.catch(() => {});
+          if (rows > 0) yield { rows, records: bytes };
+        }
+      } finally {
+        await next?.catch(() => {}); // the connection goes back to the pool idle
+        await db.client.releaseConnection(connection);
       }
     },
   };

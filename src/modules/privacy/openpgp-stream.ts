@@ -10,8 +10,12 @@ import { createCipheriv, createHash, randomBytes, type Cipher, type Hash } from 
 import { Transform, type TransformCallback } from 'node:stream';
 import * as openpgp from 'openpgp';
 
-/** Partial body lengths of 2^16: one length octet per 64 KiB (RFC 4880 §4.2.2.4). */
-const PARTIAL_POWER = 16;
+/**
+ * Partial body lengths of 2^20: one length octet per MiB (RFC 4880 §4.2.2.4 allows up to 2^30;
+ * GnuPG and openpgp.js read any). Issue 15: with 64 KiB parts the archive went to the disk as a
+ * one-byte write and a 64 KiB write per part, a write being a round trip through the thread pool.
+ */
+const PARTIAL_POWER = 20;
 const PARTIAL_BYTES = 1 << PARTIAL_POWER;
 const TAG_LITERAL = 0xc0 | 11; // new-format header, tag 11
 const TAG_SEIPD = 0xc0 | 18; // new-format header, tag 18
@@ -34,8 +38,8 @@ function finalLength(n: number): Buffer {
 }
 
 /**
- * One packet's body framed in partial lengths: bytes are held until 64 KiB are there, then sent
- * as one partial chunk (a view, no copy when a single input covers it); the rest ends the packet.
+ * One packet's body framed in partial lengths: bytes are held until a part's worth is there, then
+ * sent as its length octet and views of the held chunks (no copy); the rest ends the packet.
  */
 class PartialFramer {
   private held: Buffer[] = [];
@@ -44,16 +48,25 @@ class PartialFramer {
   constructor(private readonly tag: number) {}
 
   push(chunk: Buffer, out: Buffer[]): void {
+    if (chunk.length === 0) return;
     this.held.push(chunk);
     this.heldBytes += chunk.length;
-    if (this.heldBytes < PARTIAL_BYTES) return;
-    const all = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes);
-    let at = 0;
-    for (; all.length - at >= PARTIAL_BYTES; at += PARTIAL_BYTES) {
-      out.push(this.header(224 + PARTIAL_POWER), all.subarray(at, at + PARTIAL_BYTES));
+    while (this.heldBytes >= PARTIAL_BYTES) {
+      out.push(this.header(224 + PARTIAL_POWER));
+      for (let need = PARTIAL_BYTES; need > 0;) {
+        const first = this.held[0];
+        if (first.length <= need) {
+          out.push(first);
+          this.held.shift();
+          need -= first.length;
+        } else {
+          out.push(first.subarray(0, need));
+          this.held[0] = first.subarray(need);
+          need = 0;
+        }
+      }
+      this.heldBytes -= PARTIAL_BYTES;
     }
-    this.held = at < all.length ? [all.subarray(at)] : [];
-    this.heldBytes = all.length - at;
   }
 
   end(out: Buffer[]): void {

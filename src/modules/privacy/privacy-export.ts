@@ -19,7 +19,7 @@ export const EXPORT_SCHEMA_VERSION = 1;
  * the benchmark's text) for a fraction of the CPU, and an export is downloaded once. Larger zlib
  * chunks mean fewer hops between zlib's thread and the OpenPGP stream.
  */
-const ZLIB_OPTIONS = { level: 1, chunkSize: 64 * 1024 };
+const ZLIB_OPTIONS = { level: 1, chunkSize: 256 * 1024 };
 /** Formats that are compressed already: deflating them again costs CPU and saves nothing. */
 const STORED_EXTENSIONS = /\.(pdf|docx|xlsx|pptx|zip|gz|bz2|xz|7z|png|jpe?g|gif|webp|mp3|mp4|gpg)$/i;
 
