@@ -23,6 +23,8 @@ const FIELDS = 9;
  */
 export function sealedMessagePageCopy(literal: (value: string) => string, userId: string, afterSeq: number, limit: number): string {
   if (!Number.isSafeInteger(afterSeq) || !Number.isSafeInteger(limit)) throw new TypeError('sealedMessagePageCopy: seq and limit must be integers');
+  // COPY takes no bind parameters: the id is escaped, and refused before that unless it is a UUID.
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId)) throw new TypeError('sealedMessagePageCopy: the user id must be a UUID');
   return `COPY (SELECT m.seq, m.id::text, m.chat_id::text, m.role, m.model, m.prompt_tokens, m.completion_tokens,
       to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), m.content_enc
     FROM (SELECT seq, id, chat_id, role, model, prompt_tokens, completion_tokens, created_at, content_enc
