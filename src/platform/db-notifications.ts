@@ -4,6 +4,7 @@
 // subscriber keeps because "a notification would tell me otherwise" must not be trusted then.
 import pg from 'pg';
 import type { Logger } from './logger.js';
+import { LEASE_MS, LEASE_ROUND_TRIP_MS, outwaitLease } from './confirmation-lease.js';
 
 export interface NotificationHandlers {
   message(payload: string): void;
@@ -37,10 +38,8 @@ export interface DbNotifications {
   close(): Promise<void>;
 }
 
-export const NOTIFICATION_LEASE_MS = 250;
-const LEASE_ROUND_TRIP_MS = 50;
-// What outwaitLease adds to the lease: timers may fire a little early or late on either side.
-const LEASE_MARGIN_MS = 25;
+/** How long an answered round trip vouches for what this process has been notified of (src/platform/confirmation-lease.ts). */
+export const NOTIFICATION_LEASE_MS = LEASE_MS;
 // A process that stopped asking stops renewing its lease.
 const LEASE_IDLE_MS = 5_000;
 
@@ -208,9 +207,9 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
         }, LEASE_ROUND_TRIP_MS);
         leaseTimer.unref();
       }
-      return listening && now - confirmedSentAt < NOTIFICATION_LEASE_MS;
+      return listening && now - confirmedSentAt < LEASE_MS;
     },
-    outwaitLease: () => new Promise<void>((resolve) => setTimeout(resolve, NOTIFICATION_LEASE_MS + LEASE_MARGIN_MS)),
+    outwaitLease,
     async close() {
       closed = true;
       clearInterval(leaseTimer);

@@ -92,8 +92,8 @@ export function createProviderTokens({ repo, notifications }: ProviderTokenDeps)
     async remove(userId: string, provider: ProviderName): Promise<void> {
       const deleted = await repo.deleteToken(userId, provider);
       forget(userId, provider);
-      if (deleted) await notifications.outwaitLease();
       if (!deleted) throw new NotFoundError(`You have no stored ${provider} token.`);
+      await notifications.outwaitLease();
     },
 
     /** Whether this process would answer the user's token from its cache now (tests wait on it). */

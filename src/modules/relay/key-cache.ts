@@ -10,7 +10,7 @@
 //     it, a request reaching this replica just after a revocation returned on another could
 //     still be let through;
 //   - the lease, so that a hit needs no round trip of its own: while entries are cached a PING
-//     goes out every LEASE_PING_MS, and a hit within LEASE_MS of the sending of the newest
+//     goes out every LEASE_ROUND_TRIP_MS, and a hit within LEASE_MS of the sending of the newest
 //     answered one counts as confirmed. In exchange `invalidate` returns only LEASE_MS (plus a
 //     margin) after its PUBLISH was answered. Why that is enough: a request handled at t after
 //     the revocation returned (t > publish + LEASE_MS) is served from memory only if a PING
@@ -28,16 +28,13 @@
 // presented key against the cached one on every hit, as on a database read.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../platform/logger.js';
+import { LEASE_MS, LEASE_ROUND_TRIP_MS, outwaitLease } from '../../platform/confirmation-lease.js';
 
 export const KEY_CACHE_TTL_MS = 5_000;
 const MAX_ENTRIES = 20_000;
 const HEARTBEAT_MS = 1_000;
-/** How long an answered barrier PING vouches for this replica's cache (see the lease above). */
-export const KEY_CACHE_LEASE_MS = 250;
-const LEASE_PING_MS = 50;
-// What `invalidate` waits beyond the lease: timers may fire a little early or late on either side.
-const LEASE_MARGIN_MS = 25;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long an answered barrier PING vouches for this replica's cache (src/platform/confirmation-lease.ts). */
+export const KEY_CACHE_LEASE_MS = LEASE_MS;
 
 export interface CachedKey {
   id: string;
@@ -152,7 +149,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
     heartbeat.unref();
     leaseTimer = setInterval(() => {
       if (live && entries.size > 0 && performance.now() - lastUsedAt < ttlMs) void barrier();
-    }, LEASE_PING_MS);
+    }, LEASE_ROUND_TRIP_MS);
     leaseTimer.unref();
   }
 
@@ -210,7 +207,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
           const receivers = await redis.publish(channel, message);
-          if (receivers > 0) await sleep(KEY_CACHE_LEASE_MS + LEASE_MARGIN_MS);
+          if (receivers > 0) await outwaitLease();
           return;
         } catch (error) {
           if (attempt === 2) logger.error({ err: { message: (error as Error).message } }, `relay: could not publish a key invalidation; other replicas drop it within ${ttlMs / 1000} s`);

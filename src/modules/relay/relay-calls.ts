@@ -116,8 +116,9 @@ export function createRelayCalls(deps: CallDeps) {
     return { model, adapter, target, period, reservedMicrocents };
   }
 
-  const reasonOf = (error: unknown, signal: AbortSignal): Exclude<RelayReason, 'ok'> => {
-    if (signal.aborted) return signal.reason === 'client_abort' ? 'client_abort' : 'upstream_timeout';
+  const reasonOf = (error: unknown, guard: ReturnType<typeof watchdog>): Exclude<RelayReason, 'ok'> => {
+    if (guard.clientGone) return 'client_abort';
+    if (guard.timedOut) return 'upstream_timeout';
     if (error instanceof UpstreamError) return error.reason;
     return 'stream_error';
   };
@@ -140,7 +141,7 @@ export function createRelayCalls(deps: CallDeps) {
       return result.body;
     } catch (error) {
       guard.stop();
-      const reason = reasonOf(error, guard.signal);
+      const reason = reasonOf(error, guard);
       const failure = reason === 'upstream_timeout' ? new UpstreamError('upstream_timeout', null) : error instanceof UpstreamError ? error : new UpstreamError('upstream_error', null);
       const relayError = upstreamRelayError(failure);
       void settle(relayError.status, reason, { inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
@@ -181,7 +182,7 @@ export function createRelayCalls(deps: CallDeps) {
         await write(event.raw);
       }
     } catch (error) {
-      reason = reasonOf(error, guard.signal);
+      reason = reasonOf(error, guard);
       const failure = reason === 'upstream_timeout' ? new UpstreamError('upstream_timeout', null)
         : error instanceof UpstreamError ? error : new UpstreamError(reason === 'client_abort' ? 'stream_error' : 'upstream_error', null);
       const relayError = upstreamRelayError(failure);
