@@ -71,8 +71,9 @@ function startThread(options: ExportDecryptionOptions) {
     if (message.type === 'page') {
       pending.get(message.seq)?.resolve({ json: Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength), rows: message.rows });
       pending.delete(message.seq);
-    } else if (message.name === 'DecryptionError' || message.name === 'DataKeyDestroyedError') {
-      fail(Object.assign(new DecryptionError(message.message || undefined), { name: message.name }));
+    } else if (message.name === 'DecryptionError') {
+      // A destroyed key fails on this side (keyById above); in the thread only a row can fail to authenticate.
+      fail(new DecryptionError(message.message || undefined));
     } else {
       fail(new ExportThreadError('thread-failed', { cause: `${message.name}: ${message.message}` }));
     }

@@ -95,6 +95,12 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher, listings: L
     createdAt: row.created_at,
   });
 
+  /** Each file with its extracted text as its decrypted UTF-8 bytes, for an export that writes them into JSON as they are. */
+  async function* eachFileWithTextBytes(userId: string): AsyncGenerator<StoredFile & { textBytes: Buffer }> {
+    for await (const row of eachRow<FileRow>(db, 'files', userId)) {
+      yield { ...(await toFile(row)), textBytes: await cipher.decryptBytes(at('files', 'text_enc', row.id), row.text_enc) };
+    }
+  }
   const mapPage = async <Row, T>(page: { rows: Row[]; nextCursor: string | null }, map: (row: Row) => Promise<T>): Promise<Page<T>> =>
     ({ items: await Promise.all(page.rows.map(map)), nextCursor: page.nextCursor });
 
@@ -128,16 +134,9 @@ export function createChatLibraryRepo(db: Knex, cipher: FieldCipher, listings: L
     async deleteFile(userId: string, fileId: string): Promise<boolean> {
       return (await db('files').where({ id: fileId, user_id: userId }).delete()) > 0;
     },
+    eachFileWithTextBytes,
     async *eachFile(userId: string): AsyncGenerator<StoredFile & { text: string }> {
-      for await (const row of eachRow<FileRow>(db, 'files', userId)) {
-        yield { ...(await toFile(row)), text: await cipher.decryptText(at('files', 'text_enc', row.id), row.text_enc) };
-      }
-    },
-    /** eachFile with the extracted text as its decrypted UTF-8 bytes, for an export that writes them into JSON as they are. */
-    async *eachFileWithTextBytes(userId: string): AsyncGenerator<StoredFile & { textBytes: Buffer }> {
-      for await (const row of eachRow<FileRow>(db, 'files', userId)) {
-        yield { ...(await toFile(row)), textBytes: await cipher.decryptBytes(at('files', 'text_enc', row.id), row.text_enc) };
-      }
+      for await (const { textBytes, ...file } of eachFileWithTextBytes(userId)) yield { ...file, text: textBytes.toString('utf8') };
     },
     /** eachFile without the extracted text: an export reads the originals this way (the text is megabytes the files.json entry has already taken). */
     async *eachStoredFile(userId: string): AsyncGenerator<StoredFile> {

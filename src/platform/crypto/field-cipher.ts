@@ -29,19 +29,13 @@ function checkFormat(ciphertext: Buffer): void {
 }
 
 /** The id of the data key a ciphertext was sealed with (its header names it). */
-export function fieldKeyId(ciphertext: Buffer): string {
+function fieldKeyId(ciphertext: Buffer): string {
   checkFormat(ciphertext);
   return bytesToUuid(ciphertext.subarray(1, HEADER_BYTES));
 }
 
-/** The same key id as raw bytes in a latin1 string: a cheap map key for many rows of one key. */
-export const fieldKeyTag = (ciphertext: Buffer): string => { checkFormat(ciphertext); return ciphertext.toString('latin1', 1, HEADER_BYTES); };
-
-/**
- * Opens a ciphertext with its data key (the one fieldKeyId names, already looked up), without a
- * promise per value: for a thread that decrypts many rows of one subject (an export's messages).
- */
-export function openField(dataKey: DataKey, at: FieldLocation, ciphertext: Buffer): Buffer {
+/** Opens a ciphertext with its data key (the one fieldKeyId names, already looked up). */
+function openField(dataKey: DataKey, at: FieldLocation, ciphertext: Buffer): Buffer {
   // Another key than the one the header names fails authentication like any tampering.
   checkFormat(ciphertext);
   return open(dataKey.key, ciphertext.subarray(HEADER_BYTES), associatedData(at));
