@@ -9,7 +9,8 @@ import { strictFormats } from './platform/http/formats.js';
 import { metricsTokenScheme, withoutMetricsRoute } from './platform/http/metrics-endpoint.js';
 import { createOperationMatcher, type OperationMatch } from './platform/http/operation-matcher.js';
 import { createRequestContext, staticSecurityHeaders } from './platform/http/request-context.js';
-import { createRequestValidation, hasBody } from './platform/http/request-validation.js';
+import { createRequestValidation } from './platform/http/request-validation.js';
+import { jsonBodies } from './platform/http/json-body.js';
 import { toProblem } from './platform/http/problem.js';
 import { inSequence } from './platform/http/sequence.js';
 import { systemRoutes } from './platform/http/system-routes.js';
@@ -26,18 +27,6 @@ function loggedPath(path: string, match: OperationMatch | undefined): string {
   if (!match || !credentialParameter.test(match.operation.openapiPath)) return path;
   const template = match.operation.openapiPath.split('/');
   return path.split('/').map((segment, i) => (template[i]?.startsWith('{') && credentialParameter.test(template[i]) ? template[i] : segment)).join('/');
-}
-
-/**
- * The JSON body parser, for requests that have a body. Without Content-Length or
- * Transfer-Encoding a request has none (RFC 9112 §6.3; type-is's hasBody, which the parser asks
- * first, says the same), so such a request skips the parser's checks and keeps `req.body`
- * undefined, as the parser leaves it (issue 15). Every request with a body goes through the parser.
- */
-function jsonBodies(parser: express.RequestHandler): express.RequestHandler {
-  return (req, res, next) => {
-    return hasBody(req) ? parser(req, res, next) : next();
-  };
 }
 
 export function createApp(container: Container): express.Express {
@@ -104,7 +93,8 @@ export function createApp(container: Container): express.Express {
   // step skips the rest and goes to the error handler below.
   const pipeline = inSequence([
     requestContext,
-    jsonBodies(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] })),
+    // JSON bodies (json-body.ts); a request without a body skips the step.
+    jsonBodies(config.bodyLimitBytes),
     // Method + path -> operation, once; an unknown path is 404 and a known path with another
     // method 405 here, before any principal is looked up.
     matcher.resolveOperation,

@@ -2,6 +2,7 @@
 // OpenAI-compatible relay under /v1. Parse, call the service, respond.
 import type { Request, Response } from 'express';
 import { requireUser } from '../../platform/http/auth.js';
+import { sendJson } from '../../platform/http/json-body.js';
 import { UnauthorizedError } from '../../platform/http/problem.js';
 import type { RouteTable } from '../../platform/platform.js';
 import type { StreamSink } from './relay-calls.js';
@@ -119,11 +120,11 @@ export function relayRoutes(service: RelayService, credentialOf: (req: Request) 
         await service.stream(credential, body, responseSink(res));
         return;
       }
-      res.json(await service.complete(credential, body));
+      sendJson(res, await service.complete(credential, body));
     },
 
     createEmbedding: async (req, res) => {
-      res.json(await service.embed(key(req), req.body as Record<string, unknown>));
+      sendJson(res, await service.embed(key(req), req.body as Record<string, unknown>));
     },
   };
 }

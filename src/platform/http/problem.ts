@@ -126,6 +126,15 @@ export function toProblem(error: unknown): { problem: HttpProblem; unexpected: b
   if (e.type === 'entity.parse.failed') {
     return { problem: new BadRequestError('The request body is not valid JSON.'), unexpected: false };
   }
+  if (e.type === 'charset.unsupported') {
+    return { problem: new UnsupportedMediaTypeError(`The charset ${JSON.stringify(String(e.charset).slice(0, 40))} is not supported for JSON; send UTF-8.`), unexpected: false };
+  }
+  if (e.type === 'encoding.unsupported') {
+    return { problem: new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(String(e.encoding).slice(0, 40))} is not supported; send the body uncompressed, or gzip, deflate or br.`), unexpected: false };
+  }
+  if (e.type === 'request.aborted' || e.type === 'request.size.invalid') {
+    return { problem: new BadRequestError('The request body ended before its declared length.'), unexpected: false };
+  }
 
   const dependency = isDependencyDown(e);
   if (dependency) {
