@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.js';
+import { appServerOptions, createApp } from './app.js';
 import { startMetricsListener } from './platform/http/metrics-endpoint.js';
 import type { Container } from './container.js';
 
@@ -26,6 +26,7 @@ export async function startServer(container: Container): Promise<RunningServer> 
       cert: readFileSync(config.tls.certFile),
       key: readFileSync(config.tls.keyFile),
       minVersion: config.tls.minVersion,
+      ...appServerOptions(app),
     }, app);
     if (config.tls.redirectPort) {
       const redirect = http.createServer((req, res) => {
@@ -44,7 +45,7 @@ export async function startServer(container: Container): Promise<RunningServer> 
       servers.push(redirect);
     }
   } else {
-    main = http.createServer(app);
+    main = http.createServer(appServerOptions(app), app);
   }
   main.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => main.listen(config.port, config.host, resolve));

@@ -3,7 +3,7 @@
 // limited to 1 cent. Prints {"port", "key", "limitedKey"} once listening.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.js';
+import { appServerOptions, createApp } from '../../src/app.js';
 import { createContainer } from '../../src/container.js';
 import { freshBenchConfig } from '../support/bench-database.js';
 
@@ -19,7 +19,8 @@ const user = await container.accounts.register('bench-relay@custos.test', 'Tange
 const { key } = await container.relay.createKey(user.id, { name: 'bench', environment: 'live' });
 const { key: limitedKey } = await container.relay.createKey(user.id, { name: 'bench-limited', environment: 'live', spendingLimitCents: 1 });
 
-const server = http.createServer({ keepAlive: true }, createApp(container));
+const app = createApp(container);
+const server = http.createServer({ keepAlive: true, ...appServerOptions(app) }, app);
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port, key, limitedKey })}\n`);
