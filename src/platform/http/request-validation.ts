@@ -5,6 +5,7 @@
 // operation and cached) is kept as it is: every request is still validated against the spec.
 import type { IncomingMessage } from 'node:http';
 import * as OpenApiValidator from 'express-openapi-validator';
+import { createRequire } from 'node:module';
 import type { BoundOperation, OpenApiDocument } from './openapi.js';
 import { inSequence, type Handler } from './sequence.js';
 
@@ -13,7 +14,15 @@ interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
 interface ValidatorInternals {
   metadataMiddleware: (context: ValidatorContext, responseApiDoc?: OpenApiDocument) => Handler;
   requestValidationMiddleware?: (apiDoc: OpenApiDocument) => Handler;
+  ajvOpts?: { request?: unknown };
 }
+/** A body validator the library compiled (ajv), over the request data it builds: {query, headers, params, cookies, body}. */
+type BodyCheck = (data: Record<string, unknown>) => boolean;
+interface LibraryRequestValidator {
+  validate: Handler;
+  ajvBody?: { getSchema(key: string): BodyCheck | undefined };
+}
+type LibraryRequestValidatorClass = new (apiDoc: OpenApiDocument, options: unknown) => LibraryRequestValidator;
 
 // Steps that do nothing here: security (validateSecurity is off; auth.ts decides access) and
 // path params (they coerce params of Express routes, and operations are not Express routes).
@@ -60,15 +69,51 @@ export function createRequestValidation(options: Options): Handler {
   });
   // The same for the request step: the library builds it once behind its per-request promise on
   // the document; once built, it runs directly (one promise hop less on every validated request).
+  // It is built as the library builds it (its RequestValidator with its request options), keeping
+  // the validator, so that the body validators it compiles can be asked directly (bodyStep).
   const buildRequestStep = instance.requestValidationMiddleware;
+  // The library's own class (CommonJS, not in its typed entry point).
+  const { RequestValidator } = createRequire(import.meta.url)('express-openapi-validator/dist/middlewares/index.js') as { RequestValidator?: LibraryRequestValidatorClass };
   let requestStep: Handler | undefined;
+  let compiledBody: ((key: string) => BodyCheck | undefined) | undefined;
+  let validatorDocument: OpenApiDocument | undefined;
   if (typeof buildRequestStep === 'function') {
-    instance.requestValidationMiddleware = (apiDoc) => (requestStep = buildRequestStep.call(instance, apiDoc));
+    instance.requestValidationMiddleware = (apiDoc) => {
+      if (!RequestValidator || !instance.ajvOpts?.request) return (requestStep = buildRequestStep.call(instance, apiDoc));
+      const validator = new RequestValidator(apiDoc, instance.ajvOpts.request);
+      const ajvBody = validator.ajvBody;
+      if (typeof ajvBody?.getSchema === 'function') compiledBody = (key) => ajvBody.getSchema(key);
+      validatorDocument = apiDoc;
+      return (requestStep = (req, res, next) => validator.validate(req, res, next));
+    };
   }
+  // A JSON body is the only input of most write operations (no parameters). For such a request
+  // sent as `application/json` without a query string, the library's step builds its request
+  // data, parses the content type again, runs a parameter validator that cannot fail and then the
+  // body validator it compiled for this operation and content type (issue 9). That compiled
+  // validator, found by the library's own cache key once the step has run, is asked directly;
+  // a body it refuses goes through the library's step, whose errors make the 400.
+  const bodyChecks = new Map<BoundOperation, BodyCheck | null>();
+  const bodyCheckOf = (req: Parameters<Handler>[0]): BodyCheck | null | undefined => {
+    const match = req.operationMatch;
+    if (!match || !compiledBody || req.body === undefined || req.headers['content-type'] !== 'application/json' || req.url.includes('?')) return undefined;
+    let check = bodyChecks.get(match.operation);
+    if (check === undefined) {
+      if (!bodyOnly(match.operation)) check = null;
+      else if (!(check = compiledBody(`${req.method}-${match.operation.expressPath}-application/json`) ?? null)) return undefined;
+      bodyChecks.set(match.operation, check);
+    }
+    return check;
+  };
+  const bodyStep = (libraryStep: Handler): Handler => (req, res, next) => {
+    const check = bodyCheckOf(req);
+    if (check && check({ query: {}, headers: req.headers, params: {}, cookies: undefined, body: req.body })) return next();
+    return (requestStep ?? libraryStep)(req, res, next);
+  };
   const kept = middlewares.filter((step) => !idleSteps.has(step.name));
   const direct = (step: Handler): Handler => {
     if (step.name === 'metadataMiddleware') return (req, res, next) => (metadata ?? step)(req, res, next);
-    if (step.name === 'requestMiddleware') return (req, res, next) => (requestStep ?? step)(req, res, next);
+    if (step.name === 'requestMiddleware') return bodyStep(step);
     return step;
   };
   const full = inSequence(kept.map(direct));
@@ -80,17 +125,29 @@ export function createRequestValidation(options: Options): Handler {
   const rest = kept.filter((step) => step.name !== 'requestMiddleware');
   const withoutRequestStep = rest.length === kept.length ? full : rest.length === 1 ? direct(rest[0]) : inSequence(rest.map(direct));
   const document = options.apiSpec as unknown as OpenApiDocument;
+  // Whether neither the operation nor its path declares parameters, and the operation as declared.
+  const declared = (bound: BoundOperation) => {
+    const pathItem = document.paths[bound.openapiPath] as (Record<string, unknown> & { parameters?: unknown[] }) | undefined;
+    const operation = pathItem?.[bound.method] as { parameters?: unknown[]; requestBody?: unknown } | undefined;
+    return { operation, noParameters: Boolean(operation) && !operation!.parameters?.length && !pathItem!.parameters?.length };
+  };
   // Decided once per operation (the matcher's objects), not per request.
   const nothingToValidate = new Map<BoundOperation, boolean>();
   const parameterless = (bound: BoundOperation) => {
     let known = nothingToValidate.get(bound);
     if (known === undefined) {
-      const pathItem = document.paths[bound.openapiPath] as (Record<string, unknown> & { parameters?: unknown[] }) | undefined;
-      const operation = pathItem?.[bound.method] as { parameters?: unknown[]; requestBody?: unknown } | undefined;
-      known = Boolean(operation) && !operation!.parameters?.length && !pathItem!.parameters?.length && operation!.requestBody === undefined;
+      const { operation, noParameters } = declared(bound);
+      known = noParameters && operation!.requestBody === undefined;
       nothingToValidate.set(bound, known);
     }
     return known;
+  };
+  // A JSON body is an operation's only input when it declares no parameters, and the library
+  // takes no special path for the body (a discriminated schema, in the library's document).
+  const bodyOnly = (bound: BoundOperation) => {
+    const processed = validatorDocument?.paths[bound.openapiPath]?.[bound.method] as { parameters?: unknown[]; requestBody?: { content?: Record<string, { schema?: { _discriminator?: unknown } }> } } | undefined;
+    const content = processed?.requestBody?.content?.['application/json'];
+    return declared(bound).noParameters && Boolean(content) && !processed!.parameters?.length && content!.schema?._discriminator === undefined;
   };
   return (req, res, next) => {
     const match = req.operationMatch;
