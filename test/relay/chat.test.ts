@@ -98,6 +98,16 @@ describe('relay: chat completions through the OpenAI SDK', function () {
     expect(last.at - firstContent.at, JSON.stringify(pieces.map((p) => p.at))).to.be.greaterThan(400);
   });
 
+  it('stream: the timeout is for silence, not for the whole answer: a provider that keeps talking is never cut off', async () => {
+    // Chunks 600 ms apart against the tests' 1500 ms timeout: the whole stream takes over 2 s.
+    const started = Date.now();
+    const { res, text } = await rawStream(h, key, ask('[[slow:600]] one two three four'));
+    expect(res.status).to.equal(200);
+    expect(Date.now() - started).to.be.greaterThan(1500);
+    expect(text).not.to.include('upstream_timeout');
+    expect(text).to.include('data: [DONE]');
+  });
+
   it('stream: keep-alive comments while the provider is silent', async () => {
     const { text } = await rawStream(h, key, ask('[[silent:450]] quiet'));
     expect(text).to.match(/^: keep-alive$/m);

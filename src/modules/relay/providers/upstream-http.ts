@@ -5,6 +5,7 @@
 // is sent once more on a fresh one; nothing else is retried.
 import http from 'node:http';
 import https from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { UpstreamError } from './provider-types.js';
 
 export interface UpstreamResponse {
@@ -56,14 +57,29 @@ export function createUpstreamClient() {
     };
   }
 
-  function send(url: URL, init: UpstreamRequest, retry: boolean): Promise<UpstreamResponse> {
+  // Each endpoint's URL taken apart once: a URL object per call, and Node's conversion of it to
+  // request options, were a visible share of the client in the profile (issue 9). Endpoints are
+  // the configured base URLs with a fixed path each, so the map stays small.
+  const endpoints = new Map<string, { transport: typeof http | typeof https; options: http.RequestOptions }>();
+  function endpoint(url: string) {
+    let known = endpoints.get(url);
+    if (!known) {
+      const parsed = new URL(url);
+      const secure = parsed.protocol === 'https:';
+      if (!secure && parsed.protocol !== 'http:') throw new UpstreamError('upstream_unreachable', null);
+      const options = { ...urlToHttpOptions(parsed), agent: agents[secure ? 'https:' : 'http:'] };
+      endpoints.set(url, (known = { transport: secure ? https : http, options }));
+    }
+    return known;
+  }
+
+  function send(url: string, init: UpstreamRequest, retry: boolean): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
       if (init.signal.aborted) return reject(abortError());
-      const transport = url.protocol === 'https:' ? https : http;
-      const agent = agents[url.protocol as 'http:' | 'https:'];
-      const req = transport.request(url, {
+      const { transport, options } = endpoint(url);
+      const req = transport.request({
+        ...options,
         method: init.method,
-        agent,
         headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
         signal: init.signal,
       });
@@ -83,7 +99,7 @@ export function createUpstreamClient() {
 
   return {
     /** POSTs to a provider; an abort rejects with an AbortError for the caller to classify. */
-    request: (url: string, init: UpstreamRequest) => send(new URL(url), init, true),
+    request: (url: string, init: UpstreamRequest) => send(url, init, true),
     close() {
       agents['http:'].destroy();
       agents['https:'].destroy();

@@ -4,16 +4,13 @@
 /** Fires when the provider is silent for `ms` (before its response or between two chunks), or the client leaves. */
 export function watchdog(ms: number) {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const poke = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => controller.abort('upstream_timeout'), ms);
-  };
-  poke();
+  // One timer per call, re-armed in place for each chunk (refresh) rather than made anew.
+  const timer = setTimeout(() => controller.abort('upstream_timeout'), ms);
+  let stopped = false;
   return {
     signal: controller.signal,
-    poke,
-    stop: () => clearTimeout(timer),
+    poke: () => { if (!stopped) timer.refresh(); },
+    stop: () => { stopped = true; clearTimeout(timer); },
     clientLeft: () => controller.abort('client_abort'),
     get timedOut() { return controller.signal.aborted && controller.signal.reason === 'upstream_timeout'; },
     get clientGone() { return controller.signal.aborted && controller.signal.reason === 'client_abort'; },
