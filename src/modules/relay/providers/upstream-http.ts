@@ -29,9 +29,10 @@ export interface UpstreamRequest {
 const abortError = () => Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
 
 export function createUpstreamClient() {
+  // TCP_NODELAY is set once per socket by the agent (noDelay), not per request.
   const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
+    'http:': new http.Agent({ keepAlive: true, noDelay: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
+    'https:': new https.Agent({ keepAlive: true, noDelay: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
   };
 
   function wrap(res: http.IncomingMessage): UpstreamResponse {
@@ -83,7 +84,6 @@ export function createUpstreamClient() {
         headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
         signal: init.signal,
       });
-      req.setNoDelay(true);
       req.once('response', (res) => resolve(wrap(res)));
       req.once('error', (error: NodeJS.ErrnoException) => {
         if (init.signal.aborted) return reject(abortError());
