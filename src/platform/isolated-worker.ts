@@ -1,7 +1,8 @@
 // Work on untrusted files off the event loop: one worker thread per job, with a V8 heap cap
 // (resourceLimits) and a wall-clock timeout that terminates it, at most `concurrency` at once and
 // `queueLength` waiting (the caller's busy error beyond). Shared by chat's text extraction and the
-// trust centre's document marking; each maps the outcomes to its own errors.
+// trust centre's document marking; each maps the outcomes to its own errors. The export's
+// decrypting thread is built the same way (quietWorker) but lives for the whole export.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -56,19 +57,27 @@ export interface IsolatedRun<Outcome, T> {
   onExit(code: number): Error;
 }
 
-/** Runs one job in its own worker thread; the worker is terminated once it answers, fails or times out. */
-export function runIsolated<Outcome, T>(run: IsolatedRun<Outcome, T>): Promise<T> {
-  const copy = new Uint8Array(run.bytes);
-  const worker = new Worker(run.entry.filename, {
-    eval: run.entry.eval,
-    workerData: { ...run.job, bytes: copy },
-    transferList: [copy.buffer],
-    resourceLimits: { maxOldGenerationSizeMb: run.maxHeapMb, maxYoungGenerationSizeMb: run.maxYoungMb, stackSizeMb: 4 },
-    stdout: true, // a parser's console output (it may quote the file) is dropped, not logged
+/**
+ * A worker thread with its own capped V8 heap whose console output is dropped, never logged: a
+ * parser's or decryptor's output may quote what it reads (a user's file, their messages).
+ */
+export function quietWorker(entry: WorkerEntry, limits: { maxHeapMb: number; maxYoungMb: number }, data?: { workerData: unknown; transferList: ArrayBuffer[] }): Worker {
+  const worker = new Worker(entry.filename, {
+    eval: entry.eval,
+    ...data,
+    resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: limits.maxYoungMb, stackSizeMb: 4 },
+    stdout: true,
     stderr: true,
   });
   worker.stdout.resume();
   worker.stderr.resume();
+  return worker;
+}
+
+/** Runs one job in its own worker thread; the worker is terminated once it answers, fails or times out. */
+export function runIsolated<Outcome, T>(run: IsolatedRun<Outcome, T>): Promise<T> {
+  const copy = new Uint8Array(run.bytes);
+  const worker = quietWorker(run.entry, run, { workerData: { ...run.job, bytes: copy }, transferList: [copy.buffer] });
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => T | Error) => {

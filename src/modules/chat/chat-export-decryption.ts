@@ -5,10 +5,9 @@
 // `pagesInFlight` are with the thread at once, and the next is sent only when the export has
 // taken a finished one, so a slow zip or disk holds the reads back. A failure in the thread (a
 // row that does not authenticate, a destroyed key, the thread dying) fails the export.
-import { Worker } from 'node:worker_threads';
 import { DecryptionError } from '../../platform/crypto/aead.js';
 import type { DataKey } from '../../platform/crypto/key-store.js';
-import { workerEntry } from '../../platform/isolated-worker.js';
+import { quietWorker, workerEntry } from '../../platform/isolated-worker.js';
 import type { FromExportThread, ToExportThread } from './chat-export-thread.js';
 import type { SealedMessagePage } from './chat-sealed-pages.js';
 
@@ -41,14 +40,7 @@ function transferable(buffer: Buffer): Uint8Array {
 }
 
 function startThread(options: ExportDecryptionOptions) {
-  const worker = new Worker(THREAD.filename, {
-    eval: THREAD.eval,
-    resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 32, maxYoungGenerationSizeMb: options.maxYoungMb ?? 8, stackSizeMb: 4 },
-    stdout: true,
-    stderr: true,
-  });
-  worker.stdout.resume();
-  worker.stderr.resume();
+  const worker = quietWorker(THREAD, { maxHeapMb: options.maxHeapMb ?? 32, maxYoungMb: options.maxYoungMb ?? 8 });
   const pending = new Map<number, { resolve: (page: { json: Buffer; rows: number }) => void; reject: (error: Error) => void }>();
   let failure: Error | undefined;
   let closed = false;
