@@ -23,7 +23,7 @@ import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { migrateDatabase } from '../../src/platform/db-roles.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
-import { createApp } from '../../src/app.js';
+import { appServerOptions, createApp } from '../../src/app.js';
 import { createAuditIntegrity } from '../../src/modules/audit/audit-integrity.js';
 import { createAuditRepo } from '../../src/modules/audit/audit-repo.js';
 import { createAuditService } from '../../src/modules/audit/audit-service.js';
@@ -151,7 +151,8 @@ async function main() {
   const { token } = await accounts.loginStaff({ email: staff.email, password: 'Bench-Password-4711-xyz', ip: '127.0.0.1', totp: totp(Date.now()) });
   const http = { plain: [] as Run[], audited: [] as Run[] };
   if (token) {
-    const server = createServer(createApp(container));
+    const app = createApp(container);
+    const server = createServer(appServerOptions(app), app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const headers = { authorization: `Bearer ${token}` };

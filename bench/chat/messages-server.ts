@@ -4,7 +4,7 @@
 // decrypting it. That route is the no-decryption baseline; it exists only in this process.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.js';
+import { appServerOptions, createApp } from '../../src/app.js';
 import { createContainer } from '../../src/container.js';
 import { requireUser } from '../../src/platform/http/auth.js';
 import { createChatRepo } from '../../src/modules/chat/chat-repo.js';
@@ -53,7 +53,8 @@ container.modules.push({
   },
 });
 
-const server = http.createServer(createApp(container));
+const app = createApp(container);
+const server = http.createServer(appServerOptions(app), app);
 server.keepAliveTimeout = 30_000;
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const login = await container.accounts.loginUser({ email, password, ip: '127.0.0.1' });

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 
 const root = resolve(process.env.CUSTOS_BENCH_ROOT ?? '.');
 const load = (path: string) => import(pathToFileURL(join(root, path)).href);
-const { createApp } = await load('src/app.ts');
+const { createApp, appServerOptions } = await load('src/app.ts');
 const { loadConfig } = await load('src/config.ts');
 const { createContainer } = await load('src/container.ts');
 const { createDb, withDatabaseName } = await load('src/platform/db.ts');
@@ -40,7 +40,9 @@ const password = 'Tangerine-Harbour-Quill-42';
 const user = await container.accounts.register(email, password);
 await container.chat.createChat(user.id, 'Benchmark chat');
 
-const server = http.createServer(createApp(container));
+const app = createApp(container);
+// As `custos serve` makes its server (checkouts from before appServerOptions: Node's defaults).
+const server = http.createServer(appServerOptions ? appServerOptions(app) : {}, app);
 server.keepAliveTimeout = 120_000;
 server.requestTimeout = 0; // the "before" code holds a 10,000-page upload for minutes
 await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
