@@ -1,7 +1,10 @@
 // What every response carries (security headers, a request id) and the operational endpoints:
 // /healthz, /readyz, /docs and /openapi.json (/metrics: metrics.test.ts).
 import { expect } from 'chai';
-import { api } from '../support/app.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { appServerOptions } from '../../src/app.js';
+import { api, isolatedApp, testApp } from '../support/app.js';
 import { expectProblem } from '../support/problems.js';
 
 describe('platform: HTTP basics', () => {
@@ -24,6 +27,33 @@ describe('platform: HTTP basics', () => {
     expect(injected.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
     const problem = expectProblem(await api().get('/nowhere').set('X-Request-Id', 'trace-err-12345'), 404);
     expect(problem.requestId).to.equal('trace-err-12345');
+  });
+
+  it('a server made with appServerOptions (as custos serve makes it) answers as one made with http.createServer(app), each app with its own settings', async () => {
+    const other = isolatedApp({ CUSTOS_TRUST_PROXY: '1' });
+    expect(appServerOptions(other.app).IncomingMessage).not.to.equal(appServerOptions(testApp()).IncomingMessage);
+    const servers = [http.createServer(testApp()), http.createServer(appServerOptions(testApp()), testApp()), http.createServer(appServerOptions(other.app), other.app)];
+    try {
+      const answers = [];
+      for (const server of servers) {
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const seen = async (res: Response) => ({ status: res.status, headers: [...res.headers].filter(([name]) => !['date', 'x-request-id', 'etag'].includes(name)), body: (await res.text()).replace(/"requestId":"[^"]+"/, '') });
+        answers.push([
+          await seen(await fetch(`${base}/healthz`)),
+          await seen(await fetch(`${base}/nowhere?x=1`)),
+          await seen(await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' })),
+        ]);
+      }
+      expect(answers[0][0].status).to.equal(200);
+      expect(answers[0][1].status).to.equal(404);
+      expect(answers[0][2].status).to.equal(400);
+      expect(answers[1]).to.deep.equal(answers[0]);
+      expect(answers[2]).to.deep.equal(answers[0]);
+    } finally {
+      for (const server of servers) server.close();
+      await other.close();
+    }
   });
 
   it('/healthz and /readyz', async () => {
