@@ -4,7 +4,13 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createContainer } from '../../src/container.js';
 import { testApp } from '../support/app.js';
 
 interface Answer { status: number; type: string; body: Record<string, unknown> }
@@ -71,5 +77,27 @@ describe('platform: JSON request bodies', () => {
     expect(compress.status, JSON.stringify(compress.body)).to.equal(415);
     const huge = await post(port, Buffer.from(JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Köln '.repeat(400_000) }] })), { 'content-type': 'application/json' }, false);
     expect(huge.status, JSON.stringify(huge.body)).to.equal(413);
+  });
+
+  it('a client that leaves mid-body is logged as an aborted request, not as a failure of the service', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+    const container = createContainer(loadConfig({ ...process.env, CUSTOS_LOG_LEVEL: 'info' }), pino({ level: 'info' }, sink));
+    const own = http.createServer(createApp(container));
+    try {
+      await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+      const socket = connect((own.address() as AddressInfo).port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: custos.test\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"model": "openai/');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+      for (let i = 0; i < 50 && !lines.some((line) => line.includes('request aborted')); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      const log = lines.join('');
+      expect(log).to.include('request aborted');
+      expect(log, log).not.to.match(/request failed|"level":50/);
+    } finally {
+      own.close();
+      await container.close();
+    }
   });
 });

@@ -9,7 +9,7 @@
 // a body whose first character is not `{` or `[` is refused as it refuses it (strict mode).
 import type { IncomingMessage } from 'node:http';
 import express, { type Response } from 'express';
-import { BadRequestError } from './problem.js';
+import { cutShortBody, invalidJsonBody } from './problem.js';
 import { hasBody } from './request-validation.js';
 import type { Handler } from './sequence.js';
 
@@ -25,18 +25,18 @@ function plainLength(req: IncomingMessage, limit: number): number {
   return Number.isSafeInteger(length) && length >= 0 && length <= limit ? length : -1;
 }
 
-const notJson = () => new BadRequestError('The request body is not valid JSON.');
+
 
 function parse(bytes: Buffer): unknown {
   let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.length === 0) return {};
   const first = text.trimStart()[0];
-  if (first !== '{' && first !== '[') throw notJson();
+  if (first !== '{' && first !== '[') throw invalidJsonBody();
   try {
     return JSON.parse(text);
   } catch {
-    throw notJson();
+    throw invalidJsonBody();
   }
 }
 
@@ -51,10 +51,13 @@ export function jsonBodies(limit: number): Handler {
     const length = plainLength(req, limit);
     if (length === -1) return parser(req, res, next);
     const chunks: Buffer[] = [];
+    // The client went away mid-body (Node's 'aborted' error, code ECONNRESET): a 400 as
+    // body-parser gives, not an error that reads like a lost database connection.
+    const cutShort = () => next(cutShortBody());
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('error', next);
+    req.once('error', cutShort);
     req.once('end', () => {
-      req.off('error', next);
+      req.off('error', cutShort);
       let body: unknown;
       try {
         body = parse(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));

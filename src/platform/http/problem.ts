@@ -114,6 +114,10 @@ interface ValidatorError {
   errors?: Array<{ path?: string; message?: string }>;
 }
 
+/** The 400s for a body that cannot be read (body-parser's and json-body.ts's alike). */
+export const invalidJsonBody = () => new BadRequestError('The request body is not valid JSON.');
+export const cutShortBody = () => new BadRequestError('The request body ended before its declared length.');
+
 /** Maps any thrown value to a problem. `unexpected` is true when it should be logged as a fault. */
 export function toProblem(error: unknown): { problem: HttpProblem; unexpected: boolean } {
   if (error instanceof HttpProblem) return { problem: error, unexpected: false };
@@ -124,7 +128,7 @@ export function toProblem(error: unknown): { problem: HttpProblem; unexpected: b
     return { problem: new PayloadTooLargeError(`The request body is larger than the ${e.limit} bytes allowed.`), unexpected: false };
   }
   if (e.type === 'entity.parse.failed') {
-    return { problem: new BadRequestError('The request body is not valid JSON.'), unexpected: false };
+    return { problem: invalidJsonBody(), unexpected: false };
   }
   if (e.type === 'charset.unsupported') {
     return { problem: new UnsupportedMediaTypeError(`The charset ${JSON.stringify(String(e.charset).slice(0, 40))} is not supported for JSON; send UTF-8.`), unexpected: false };
@@ -133,7 +137,7 @@ export function toProblem(error: unknown): { problem: HttpProblem; unexpected: b
     return { problem: new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(String(e.encoding).slice(0, 40))} is not supported; send the body uncompressed, or gzip, deflate or br.`), unexpected: false };
   }
   if (e.type === 'request.aborted' || e.type === 'request.size.invalid') {
-    return { problem: new BadRequestError('The request body ended before its declared length.'), unexpected: false };
+    return { problem: cutShortBody(), unexpected: false };
   }
 
   const dependency = isDependencyDown(e);
