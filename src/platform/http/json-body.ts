@@ -10,8 +10,10 @@
 import type { IncomingMessage } from 'node:http';
 import express, { type Response } from 'express';
 import { cutShortBody, invalidJsonBody } from './problem.js';
-import { hasBody } from './request-validation.js';
 import type { Handler } from './sequence.js';
+
+/** Whether a request carries a body: without Content-Length or Transfer-Encoding it has none (RFC 9112 §6.3). */
+export const hasBody = (req: IncomingMessage) => req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 
 const plainJson = /^application\/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*("utf-8"|utf-8)[ \t]*)?$/i;
 
@@ -76,11 +78,12 @@ export function jsonBodies(limit: number): Handler {
  * response validator, where it is on), res.json is used, so responses stay validated.
  */
 export function sendJson(res: Response, body: unknown, status = 200): void {
-  if (Object.hasOwn(res, 'json')) {
+  // The validator's wrapper (its express-mung) is set as the response's own res.json.
+  const text = Object.hasOwn(res, 'json') ? undefined : JSON.stringify(body);
+  if (text === undefined) {
     res.status(status).json(body);
     return;
   }
-  const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));

@@ -3,11 +3,11 @@
 // every request (openapi.metadata.js lookupRoute), which the profile showed as the single largest
 // platform cost (issue 15). Its request and response validation (ajv, compiled once per
 // operation and cached) is kept as it is: every request is still validated against the spec.
-import type { IncomingMessage } from 'node:http';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { createRequire } from 'node:module';
+import { hasBody } from './json-body.js';
 import type { BoundOperation, OpenApiDocument } from './openapi.js';
 import { inSequence, type Handler } from './sequence.js';
+import { validatorLibrary, type AjvInstance, type BodyCheck } from './validator-library.js';
 
 type Options = Parameters<typeof OpenApiValidator.middleware>[0];
 interface ValidatorContext { apiDoc: OpenApiDocument; serial: number }
@@ -16,21 +16,12 @@ interface ValidatorInternals {
   requestValidationMiddleware?: (apiDoc: OpenApiDocument) => Handler;
   ajvOpts?: { request?: unknown };
 }
-/** A body validator the library compiled (ajv), over the request data it builds: {query, headers, params, cookies, body}. */
-type BodyCheck = (data: Record<string, unknown>) => boolean;
-interface LibraryRequestValidator {
-  validate: Handler;
-  ajvBody?: { getSchema(key: string): BodyCheck | undefined };
-}
-type LibraryRequestValidatorClass = new (apiDoc: OpenApiDocument, options: unknown) => LibraryRequestValidator;
 
 // Steps that do nothing here: security (validateSecurity is off; auth.ts decides access) and
 // path params (they coerce params of Express routes, and operations are not Express routes).
 // If a new version renames them, they are merely kept, which is slower but still correct.
 const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
 
-/** Whether a request carries a body: without Content-Length or Transfer-Encoding it has none (RFC 9112 §6.3). */
-export const hasBody = (req: IncomingMessage) => req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 
 export function createRequestValidation(options: Options): Handler {
   const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
@@ -72,17 +63,15 @@ export function createRequestValidation(options: Options): Handler {
   // It is built as the library builds it (its RequestValidator with its request options), keeping
   // the validator, so that the body validators it compiles can be asked directly (bodyStep).
   const buildRequestStep = instance.requestValidationMiddleware;
-  // The library's own class (CommonJS, not in its typed entry point).
-  const { RequestValidator } = createRequire(import.meta.url)('express-openapi-validator/dist/middlewares/index.js') as { RequestValidator?: LibraryRequestValidatorClass };
+  const library = validatorLibrary();
   let requestStep: Handler | undefined;
-  let compiledBody: ((key: string) => BodyCheck | undefined) | undefined;
+  let bodyValidators: AjvInstance | undefined;
   let validatorDocument: OpenApiDocument | undefined;
   if (typeof buildRequestStep === 'function') {
     instance.requestValidationMiddleware = (apiDoc) => {
-      if (!RequestValidator || !instance.ajvOpts?.request) return (requestStep = buildRequestStep.call(instance, apiDoc));
-      const validator = new RequestValidator(apiDoc, instance.ajvOpts.request);
-      const ajvBody = validator.ajvBody;
-      if (typeof ajvBody?.getSchema === 'function') compiledBody = (key) => ajvBody.getSchema(key);
+      if (!library || !instance.ajvOpts?.request) return (requestStep = buildRequestStep.call(instance, apiDoc));
+      const validator = new library.RequestValidator(apiDoc, instance.ajvOpts.request);
+      if (typeof validator.ajvBody?.getSchema === 'function') bodyValidators = validator.ajvBody;
       validatorDocument = apiDoc;
       return (requestStep = (req, res, next) => validator.validate(req, res, next));
     };
@@ -91,24 +80,26 @@ export function createRequestValidation(options: Options): Handler {
   // sent as `application/json` without a query string, the library's step builds its request
   // data, parses the content type again, runs a parameter validator that cannot fail and then the
   // body validator it compiled for this operation and content type (issue 9). That compiled
-  // validator, found by the library's own cache key once the step has run, is asked directly;
-  // a body it refuses goes through the library's step, whose errors make the 400.
+  // validator, found by the library's own cache key once the step has run, is asked directly,
+  // once: a body it refuses gets the 400 the library builds from the same errors. (Asking the
+  // library's step again instead would validate a body the first pass may have coerced.)
   const bodyChecks = new Map<BoundOperation, BodyCheck | null>();
   const bodyCheckOf = (req: Parameters<Handler>[0]): BodyCheck | null | undefined => {
     const match = req.operationMatch;
-    if (!match || !compiledBody || req.body === undefined || req.headers['content-type'] !== 'application/json' || req.url.includes('?')) return undefined;
+    if (!match || !bodyValidators || req.body === undefined || req.headers['content-type'] !== 'application/json' || req.url.includes('?')) return undefined;
     let check = bodyChecks.get(match.operation);
     if (check === undefined) {
       if (!bodyOnly(match.operation)) check = null;
-      else if (!(check = compiledBody(`${req.method}-${match.operation.expressPath}-application/json`) ?? null)) return undefined;
+      else if (!(check = bodyValidators.getSchema(`${req.method}-${match.operation.expressPath}-application/json`) ?? null)) return undefined;
       bodyChecks.set(match.operation, check);
     }
     return check;
   };
   const bodyStep = (libraryStep: Handler): Handler => (req, res, next) => {
     const check = bodyCheckOf(req);
-    if (check && check({ query: {}, headers: req.headers, params: {}, cookies: undefined, body: req.body })) return next();
-    return (requestStep ?? libraryStep)(req, res, next);
+    if (!check) return (requestStep ?? libraryStep)(req, res, next);
+    if (check({ query: {}, headers: req.headers, params: {}, cookies: undefined, body: req.body })) return next();
+    return next(library!.refusal(req.path, check.errors ?? [], bodyValidators!));
   };
   const kept = middlewares.filter((step) => !idleSteps.has(step.name));
   const direct = (step: Handler): Handler => {
@@ -145,9 +136,9 @@ export function createRequestValidation(options: Options): Handler {
   // A JSON body is an operation's only input when it declares no parameters, and the library
   // takes no special path for the body (a discriminated schema, in the library's document).
   const bodyOnly = (bound: BoundOperation) => {
-    const processed = validatorDocument?.paths[bound.openapiPath]?.[bound.method] as { parameters?: unknown[]; requestBody?: { content?: Record<string, { schema?: { _discriminator?: unknown } }> } } | undefined;
+    const processed = validatorDocument?.paths[bound.openapiPath]?.[bound.method] as { requestBody?: { content?: Record<string, { schema?: { _discriminator?: unknown } }> } } | undefined;
     const content = processed?.requestBody?.content?.['application/json'];
-    return declared(bound).noParameters && Boolean(content) && !processed!.parameters?.length && content!.schema?._discriminator === undefined;
+    return declared(bound).noParameters && Boolean(content) && content!.schema?._discriminator === undefined;
   };
   return (req, res, next) => {
     const match = req.operationMatch;

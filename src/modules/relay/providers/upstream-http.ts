@@ -5,6 +5,8 @@
 // is sent once more on a fresh one; nothing else is retried.
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { urlToHttpOptions } from 'node:url';
 import { UpstreamError } from './provider-types.js';
 
@@ -28,11 +30,23 @@ export interface UpstreamRequest {
 
 const abortError = () => Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
 
+/**
+ * An https agent whose sockets have TCP_NODELAY, set once per connection rather than by each
+ * request (ClientRequest.setNoDelay defers a listener per request until its socket is assigned).
+ * http.Agent does this itself (its noDelay option); tls.connect ignores that option.
+ */
+class NoDelayHttpsAgent extends https.Agent {
+  override createConnection(options: http.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void) {
+    const socket = super.createConnection(options, callback);
+    (socket as Socket | null | undefined)?.setNoDelay(true);
+    return socket;
+  }
+}
+
 export function createUpstreamClient() {
-  // TCP_NODELAY is set once per socket by the agent (noDelay), not per request.
   const agents = {
     'http:': new http.Agent({ keepAlive: true, noDelay: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
-    'https:': new https.Agent({ keepAlive: true, noDelay: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
+    'https:': new NoDelayHttpsAgent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' }),
   };
 
   function wrap(res: http.IncomingMessage): UpstreamResponse {
