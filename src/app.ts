@@ -157,15 +157,17 @@ export function createApp(container: Container): express.Express {
       .send(JSON.stringify({ ...problem.body(), instance: req.originalUrl.split('?')[0], requestId: req.requestId }));
   };
 
-  // The whole app is one sequence and one error handler, so Express's router walk (per layer:
-  // URL parsing, path matching, params and baseUrl bookkeeping) does nothing for it; it was ~12%
-  // of /healthz's CPU (issue 15). This does what Express's own handle does before its router
-  // (circular references, prototypes, locals; x-powered-by is off), then runs them directly.
+  // The request and response classes appServerOptions(app) hands to a server.
   class AppRequest extends http.IncomingMessage {}
   class AppResponse extends http.ServerResponse {}
   Object.setPrototypeOf(AppRequest.prototype, app.request);
   Object.setPrototypeOf(AppResponse.prototype, app.response);
   serverClasses.set(app, { IncomingMessage: AppRequest, ServerResponse: AppResponse as unknown as typeof http.ServerResponse });
+
+  // The whole app is one sequence and one error handler, so Express's router walk (per layer:
+  // URL parsing, path matching, params and baseUrl bookkeeping) does nothing for it; it was ~12%
+  // of /healthz's CPU (issue 15). This does what Express's own handle does before its router
+  // (circular references, prototypes, locals; x-powered-by is off), then runs them directly.
   (app as unknown as { handle: (req: Request, res: Response, callback?: NextFunction) => void }).handle = (req, res, callback) => {
     req.res = res;
     res.req = req;

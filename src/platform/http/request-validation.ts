@@ -2,7 +2,8 @@
 // The validator's own metadata step walks every route and compiles each one's path-to-regexp on
 // every request (openapi.metadata.js lookupRoute), which the profile showed as the single largest
 // platform cost (issue 15). Its request and response validation (ajv, compiled once per
-// operation and cached) is kept as it is: every request is still validated against the spec.
+// operation and cached) is kept: every request is still validated against the spec, a JSON body
+// that is an operation's only input by the library's compiled validator called directly (issue 9).
 import * as OpenApiValidator from 'express-openapi-validator';
 import { hasBody } from './json-body.js';
 import type { BoundOperation, OpenApiDocument } from './openapi.js';
@@ -21,7 +22,6 @@ interface ValidatorInternals {
 // path params (they coerce params of Express routes, and operations are not Express routes).
 // If a new version renames them, they are merely kept, which is slower but still correct.
 const idleSteps = new Set(['securityMiddleware', 'pathParamsMiddleware']);
-
 
 export function createRequestValidation(options: Options): Handler {
   const middlewares = OpenApiValidator.middleware(options) as unknown as Handler[];
