@@ -25,12 +25,12 @@ export interface DbNotifications {
   barrier(): Promise<void>;
   /**
    * The barrier without a round trip of its own (the lease): true while a round trip sent less
-   * than NOTIFICATION_LEASE_MS ago has been answered on the current connection, so every
+   * than LEASE_MS ago (src/platform/confirmation-lease.ts) has been answered on the current connection, so every
    * notification of a transaction that committed before it was sent has been handed over. While
    * it is asked, a round trip goes out every LEASE_ROUND_TRIP_MS to keep it; false means "use
    * barrier()". It covers a change only once its writer has waited `outwaitLease()` after
-   * committing: a reader at t is vouched for by a round trip sent after t - NOTIFICATION_LEASE_MS,
-   * which is after the commit when the writer returned at commit + NOTIFICATION_LEASE_MS + margin.
+   * committing: a reader at t is vouched for by a round trip sent after t - LEASE_MS,
+   * which is after the commit when the writer returned at commit + LEASE_MS + margin.
    */
   leased(): boolean;
   /** For a writer whose readers use `leased()`: resolves once no replica's lease predates its commit. */
@@ -38,8 +38,6 @@ export interface DbNotifications {
   close(): Promise<void>;
 }
 
-/** How long an answered round trip vouches for what this process has been notified of (src/platform/confirmation-lease.ts). */
-export const NOTIFICATION_LEASE_MS = LEASE_MS;
 // A process that stopped asking stops renewing its lease.
 const LEASE_IDLE_MS = 5_000;
 

@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { createUser, type TestUser } from '../support/accounts.js';
 import { slowLinkProxy } from '../support/ports.js';
 import { waitFor } from '../privacy/support.js';
-import { NOTIFICATION_LEASE_MS } from '../../src/platform/db-notifications.js';
+import { LEASE_MS } from '../../src/platform/confirmation-lease.js';
 import { LIVE_PROVIDER_KEY, TEST_PROVIDER_KEY, createKey, startRelay, type RelayHarness } from '../relay/support.js';
 import { buyCredit, chatWith } from './support.js';
 
@@ -167,7 +167,7 @@ describe('assistant: your own provider tokens (BYOK)', function () {
       const own = `sk-own-${randomBytes(12).toString('hex')}`;
       const storeStarted = performance.now();
       await h.relay.api().put('/api/v1/me/provider-tokens/openai').set(owner.auth).send({ token: own }).expect(200);
-      expect(performance.now() - storeStarted, 'the change outwaits the lease').to.be.at.least(NOTIFICATION_LEASE_MS);
+      expect(performance.now() - storeStarted, 'the change outwaits the lease').to.be.at.least(LEASE_MS);
       expect((await ask()).authorization).to.equal(`Bearer ${own}`);
 
       await onLease(); // now the user's token is cached there

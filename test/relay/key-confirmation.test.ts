@@ -14,7 +14,7 @@ import { createUser } from '../support/accounts.js';
 import { privilegedDb } from '../support/db.js';
 import { slowLinkProxy } from '../support/ports.js';
 import { waitFor } from '../privacy/support.js';
-import { KEY_CACHE_LEASE_MS } from '../../src/modules/relay/key-cache.js';
+import { LEASE_MS } from '../../src/platform/confirmation-lease.js';
 import { spendPeriod } from '../../src/modules/relay/spend-limiter.js';
 import { LIVE_PROVIDER_KEY, createKey, expectOpenAiError, startRelay, type RelayHarness } from './support.js';
 
@@ -55,7 +55,7 @@ describe('relay: confirming a cached API key (lease, else a barrier per lookup)'
 
       const revokeStarted = performance.now();
       expect((await h.relay.api().delete(`/api/v1/me/api-keys/${key.id}`).set(user.auth)).status).to.equal(204);
-      expect(performance.now() - revokeStarted, 'the revocation outwaits the lease').to.be.at.least(KEY_CACHE_LEASE_MS);
+      expect(performance.now() - revokeStarted, 'the revocation outwaits the lease').to.be.at.least(LEASE_MS);
       expectOpenAiError(await slow.app.api().get('/v1/models').set(key.auth), 401, 'invalid_api_key');
     } finally {
       await slow.close();

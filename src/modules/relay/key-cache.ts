@@ -33,8 +33,6 @@ import { LEASE_MS, LEASE_ROUND_TRIP_MS, outwaitLease } from '../../platform/conf
 export const KEY_CACHE_TTL_MS = 5_000;
 const MAX_ENTRIES = 20_000;
 const HEARTBEAT_MS = 1_000;
-/** How long an answered barrier PING vouches for this replica's cache (src/platform/confirmation-lease.ts). */
-export const KEY_CACHE_LEASE_MS = LEASE_MS;
 
 export interface CachedKey {
   id: string;
@@ -166,7 +164,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
       return undefined;
     }
     lastUsedAt = performance.now();
-    if (lastUsedAt - confirmedAt < KEY_CACHE_LEASE_MS) return entry.value;
+    if (lastUsedAt - confirmedAt < LEASE_MS) return entry.value;
     // The barrier may deliver this key's invalidation, or the subscription go down: only the
     // same entry, still live, counts as confirmed.
     const ok = await barrier();
@@ -178,7 +176,7 @@ export function createKeyCache<T extends CachedKey>({ redis, channel, logger, tt
      * Whether the cache is in use (subscribed; false: every lookup reads PostgreSQL), how often it
      * (re)subscribed, and whether a hit now would be confirmed by the lease (no PING of its own).
      */
-    status: () => ({ live, subscriptions, entries: entries.size, leased: live && performance.now() - confirmedAt < KEY_CACHE_LEASE_MS }),
+    status: () => ({ live, subscriptions, entries: entries.size, leased: live && performance.now() - confirmedAt < LEASE_MS }),
 
     /** The epoch to hand back to `set`: a lookup that overlapped an invalidation is not cached. */
     begin(): number {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../platform/http/problem.js';
 import type { KeyCache } from './key-cache.js';
 import { RelayError } from './relay-errors.js';
-import { createSettlementWriter, ledgerCharger } from './settlement-writer.js';
+import { createSettlementWriter } from './settlement-writer.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Principal } from '../../platform/http/auth.js';
 import type { NewTransaction } from '../chat/chat-types.js';
@@ -89,7 +89,6 @@ export function createRelayService(deps: Deps) {
   }
 
   const writer = createSettlementWriter({ repo, ledger: deps.ledger, currency: deps.currency, logger: deps.logger });
-  const charge = ledgerCharger({ repo, ledger: deps.ledger, currency: deps.currency, logger: deps.logger });
   // Redis settlements still under way; awaited by drain() (shutdown, tests).
   const pending = new Set<Promise<void>>();
   const track = (p: Promise<void>) => {
@@ -204,7 +203,7 @@ export function createRelayService(deps: Deps) {
      */
     async chargeUsage(userId: string, costMicrocents: number, description: string): Promise<void> {
       const { dueCents } = await repo.carry(userId, costMicrocents);
-      await charge(userId, dueCents, description);
+      await writer.charge(userId, dueCents, description);
     },
 
     // For the scheduler and the trust centre.

@@ -28,7 +28,7 @@ type Deps = {
  * Charges whole cents due from the sub-cent carry to the user's credit ledger; if the ledger
  * write fails, the cents go back to the carry for the next settlement (relay calls and chats).
  */
-export function ledgerCharger({ repo, ledger, currency, logger }: Omit<Deps, 'repo'> & { repo: Pick<RelayRepo, 'restoreCarry'> }) {
+function ledgerCharger({ repo, ledger, currency, logger }: Deps) {
   return async (userId: string, dueCents: number, description: string): Promise<void> => {
     if (dueCents <= 0) return;
     try {
@@ -76,6 +76,8 @@ export function createSettlementWriter({ repo, ledger, currency, logger }: Deps)
   }
 
   return {
+    /** The same charge for usage that did not come through a relay key (chats). */
+    charge,
     /** Queues a settled call; resolves once it is written (or could not be). */
     add(entry: RelayLogEntry): Promise<void> {
       return new Promise((done) => {

@@ -33,7 +33,8 @@ function parse(bytes: Buffer): unknown {
   let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.length === 0) return {};
-  const first = text.trimStart()[0];
+  // The first character after JSON whitespace, found without copying the body.
+  const first = /[^ \t\n\r]/.exec(text)?.[0];
   if (first !== '{' && first !== '[') throw invalidJsonBody();
   try {
     return JSON.parse(text);
