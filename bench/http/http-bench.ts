@@ -8,8 +8,9 @@
 //                            so a profile holds one route; no ratios then)
 // Needs wrk (`sh bench/setup.sh` installs it: apt-get install -y wrk), PostgreSQL and Redis as for the tests.
 // It creates its own database, registers one user and opens a session for it, then starts
-// `custos serve` (node --import tsx src/cli.ts serve, log level info with stdout to /dev/null, so
-// a log line per request is still written) and a bare Express 5 control (bare-express.ts), and
+// `custos serve` (node dist/src/cli.js serve: tsc's output, as the image runs it, built by
+// bench/support/compiled.ts; log level info with stdout to /dev/null, so a log line per request
+// is still written) and a bare Express 5 control (bare-express.ts), and
 // runs wrk against /healthz on both and an authenticated GET /api/v1/me on Custos, interleaved
 // in rounds so load changes hit every target alike. Medians of the rounds, load average per round.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateSecrets } from '../../src/platform/dev-secrets.js';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 import { migrateDatabase } from '../../src/platform/db-roles.js';
+import { compiledArgs } from '../support/compiled.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
 
@@ -75,12 +77,12 @@ async function stop(child: ChildProcess) {
   await exited;
 }
 
-const custos = start([...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), '--import', 'tsx', 'src/cli.ts', 'serve']);
-const bare = start(['--import', 'tsx', 'bench/http/bare-express.ts', String(BARE_PORT)]);
+const custos = start([...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), ...compiledArgs('src/cli.ts'), 'serve']);
+const bare = start([...compiledArgs('bench/http/bare-express.ts'), String(BARE_PORT)]);
 await waitFor(`http://127.0.0.1:${CUSTOS_PORT}/healthz`);
 await waitFor(`http://127.0.0.1:${BARE_PORT}/healthz`);
 // The other checkout serves the same database (its migrations must be the same) with the same settings.
-const baseline = COMPARE ? start(['--import', 'tsx', 'src/cli.ts', 'serve'], COMPARE, { PORT: String(COMPARE_PORT) }) : undefined;
+const baseline = COMPARE ? start([...compiledArgs('src/cli.ts', COMPARE), 'serve'], COMPARE, { PORT: String(COMPARE_PORT) }) : undefined;
 if (baseline) await waitFor(`http://127.0.0.1:${COMPARE_PORT}/healthz`);
 const me = await fetch(`http://127.0.0.1:${CUSTOS_PORT}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 if (me.status !== 200) throw new Error(`GET /api/v1/me answered ${me.status}`);

@@ -1,5 +1,5 @@
 // Before/after comparison that survives a busy machine: one fake upstream and a Custos bench
-// server (bench/relay/relay-server.ts) per checkout, then serial non-streaming calls to the
+// server (bench/relay/relay-server.ts, from the checkout's compiled build) per checkout, then serial non-streaming calls to the
 // fake itself and to every server, in a new random order each iteration, so every target sees
 // the same moments of load from neighbours. relay.bench.ts runs its targets one after another
 // (300 calls each), which at load 8-11 on 2 cores moves a target's p50 by several ms from one
@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
+import { compiledArgs } from '../support/compiled.js';
 
 const count = Number(process.argv[2]);
 const limited = process.argv.includes('--limited');
@@ -31,18 +32,18 @@ function startChild(args: string[], cwd: string, env: Record<string, string> = {
 }
 
 interface Target { name: string; port: number; auth: string; model: string; pid?: number }
-const upstream = await startChild(['--import', 'tsx', 'bench/relay/fake-upstream.ts'], process.cwd());
+const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'), process.cwd());
 const children = [upstream.child];
 const targets: Target[] = [{ name: 'direct', port: Number(new URL(upstream.info.url as string).port), auth: 'Bearer sk-bench', model: 'gpt-4o-mini' }];
 for (const [name, dir] of variants) {
-  const server = await startChild(['--import', 'tsx', 'bench/relay/relay-server.ts', upstream.info.url as string], dir, { CUSTOS_BENCH_DATABASE: `custos_bench_interleaved_${name.replace(/\W/g, '_')}` });
+  const server = await startChild([...compiledArgs('bench/relay/relay-server.ts', dir), upstream.info.url as string], dir, { CUSTOS_BENCH_DATABASE: `custos_bench_interleaved_${name.replace(/\W/g, '_')}` });
   children.push(server.child);
   const { port, key, limitedKey } = server.info as { port: number; key: string; limitedKey: string };
   targets.push({ name, port, auth: `Bearer ${key}`, model: 'openai/gpt-4o-mini', pid: server.child.pid });
   if (limited) targets.push({ name: `${name} (limited key)`, port, auth: `Bearer ${limitedKey}`, model: 'openai/gpt-4o-mini' });
 }
 if (floor) {
-  const proxy = await startChild(['--import', 'tsx', 'bench/relay/node-floor.ts', upstream.info.url as string], process.cwd());
+  const proxy = await startChild([...compiledArgs('bench/relay/node-floor.ts'), upstream.info.url as string], process.cwd());
   children.push(proxy.child);
   targets.push({ name: 'node floor', port: (proxy.info as { port: number }).port, auth: 'Bearer unused', model: 'openai/gpt-4o-mini', pid: proxy.child.pid });
 }

@@ -1,9 +1,11 @@
-// Profiling helper: starts the fake upstream and the Custos bench server (with --cpu-prof when
-// PROFILE_DIR is set), sends N serial non-streaming calls, then stops both so the profile is written.
+// Profiling helper: starts the fake upstream and the Custos bench server (compiled, as shipped;
+// with --cpu-prof when PROFILE_DIR is set), sends N serial non-streaming calls, then stops both so
+// the profile is written.
 //   PROFILE_DIR=/tmp/prof npx tsx bench/relay/profile-driver.ts 3000
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
+import { compiledArgs } from '../support/compiled.js';
 
 const count = Number(process.argv[2] ?? 2000);
 const profileDir = process.env.PROFILE_DIR;
@@ -14,8 +16,8 @@ function startChild(args: string[]): Promise<{ child: ChildProcess; info: Record
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
 }
-const upstream = await startChild(['--import', 'tsx', 'bench/relay/fake-upstream.ts']);
-const relay = await startChild([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', 'bench/relay/relay-server.ts', upstream.info.url as string]);
+const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'));
+const relay = await startChild([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...compiledArgs('bench/relay/relay-server.ts'), upstream.info.url as string]);
 const { port, key } = relay.info as { port: number; key: string };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const payload = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'bench' }] });

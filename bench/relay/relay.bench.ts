@@ -15,6 +15,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { compiledArgs } from '../support/compiled.js';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 
 const arg = (name: string, fallback: number) => {
@@ -41,9 +42,9 @@ function startChild(args: string[], readyLine = true): Promise<{ child: ChildPro
   });
 }
 
-const upstream = await startChild(['--import', 'tsx', 'bench/relay/fake-upstream.ts']);
+const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'));
 const fakeUrl = upstream.info.url as string;
-const relay = await startChild(['--import', 'tsx', 'bench/relay/relay-server.ts', fakeUrl]);
+const relay = await startChild([...compiledArgs('bench/relay/relay-server.ts'), fakeUrl]);
 const { port: relayPort, key, limitedKey } = relay.info as { port: number; key: string; limitedKey: string };
 const portkey = spawn(process.execPath, ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${PORTKEY_PORT}`, '--headless'], { stdio: ['ignore', 'ignore', 'ignore'] });
 
