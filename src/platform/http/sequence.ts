@@ -11,20 +11,22 @@ export type Handler = (req: Request, res: Response, next: NextFunction) => unkno
  */
 export function inSequence(steps: Handler[]): Handler {
   return (req, res, next) => {
-    const run = { index: 0, step: next };
-    // Assigned to a member, not bound to a name: under tsx (esbuild's keepNames) a named closure
-    // gets its name by Object.defineProperty each time it is made, here once per request.
-    run.step = (error?: unknown): void => {
+    // The position lives in this closure, not in an object beside it: with a per-request
+    // { index, step } object, V8's young-generation GC kept every request's objects alive until
+    // a full GC (a relayed call left 9.9 KB for the old generation instead of 2.5 KB, and each
+    // scavenge paused the event loop 3.9 ms instead of 1.7 ms; bench/results/relay.md).
+    let index = 0;
+    const step = (error?: unknown): void => {
       if (error) return next(error);
-      const current = steps[run.index++];
+      const current = steps[index++];
       if (!current) return next();
       try {
-        const result = current(req, res, run.step) as Promise<unknown> | undefined;
+        const result = current(req, res, step) as Promise<unknown> | undefined;
         if (result && typeof result.then === 'function') result.then(undefined, next);
       } catch (thrown) {
         next(thrown);
       }
     };
-    run.step();
+    step();
   };
 }
