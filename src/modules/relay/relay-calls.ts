@@ -155,7 +155,7 @@ export function createRelayCalls(deps: CallDeps) {
     const { model, adapter, target } = prepared;
     const clientWantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const guard = watchdog(deps.upstreamTimeoutMs);
-    sink.onAbort(guard.clientLeft);
+    sink.onAbort(() => guard.clientLeft());
     let outputChars = 0;
     let stream: Awaited<ReturnType<ProviderAdapter['stream']>> | undefined;
     let started200 = false;

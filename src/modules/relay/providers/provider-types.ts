@@ -15,12 +15,19 @@ export interface ProviderTarget {
   apiKey: string;
 }
 
+/** What cancels a provider call: the watchdog (watchdog.ts), or an AbortController's signal. */
+export interface CallSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface ChatCall {
   model: CatalogueModel;
   /** The client's OpenAI request body (model replaced by the upstream name by the adapter). */
   body: Record<string, unknown>;
   target: ProviderTarget;
-  signal: AbortSignal;
+  signal: CallSignal;
 }
 
 /** One event for the client: its exact SSE bytes, and what the relay needs to know about it. */

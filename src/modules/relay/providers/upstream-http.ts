@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { urlToHttpOptions } from 'node:url';
-import { UpstreamError } from './provider-types.js';
+import { UpstreamError, type CallSignal } from './provider-types.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -25,7 +25,7 @@ export interface UpstreamRequest {
   method: 'POST';
   headers: Record<string, string>;
   body: string;
-  signal: AbortSignal;
+  signal: CallSignal;
 }
 
 const abortError = () => Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
@@ -96,8 +96,12 @@ export function createUpstreamClient() {
         ...options,
         method: init.method,
         headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
-        signal: init.signal,
       });
+      // Listened to here rather than handed to http.request as `signal`: Node then tracks the
+      // request's end with stream.finished, several listeners per call for one removal.
+      const abort = () => req.destroy(abortError());
+      init.signal.addEventListener('abort', abort);
+      req.once('close', () => init.signal.removeEventListener('abort', abort));
       req.once('response', (res) => resolve(wrap(res)));
       req.once('error', (error: NodeJS.ErrnoException) => {
         if (init.signal.aborted) return reject(abortError());
