@@ -1,9 +1,9 @@
 // Before/after comparison that survives a busy machine: one fake upstream and a Custos bench
-// server (bench/relay/relay-server.ts, from the checkout's compiled build) per checkout, then serial non-streaming calls to the
-// fake itself and to every server, in a new random order each iteration, so every target sees
-// the same moments of load from neighbours. relay.bench.ts runs its targets one after another
-// (300 calls each), which at load 8-11 on 2 cores moves a target's p50 by several ms from one
-// round to the next; interleaving does not.
+// server (bench/relay/relay-server.ts, from the checkout's compiled build) per checkout, then
+// serial non-streaming calls to the fake itself and to every server, in a new random order each
+// iteration, so every target sees the same moments of load from neighbours. relay.bench.ts runs
+// its targets one after another (300 calls each), which at load 8-11 on 2 cores moves a target's
+// p50 by several ms from one round to the next; interleaving does not.
 //   npx tsx bench/relay/interleaved.ts <iterations> <name>=<checkout dir> [<name>=<dir> ...] [--limited] [--floor]
 // --limited adds each server's 1-cent key (spend reservation on the path; 402s count as answers).
 // --floor adds bench/relay/node-floor.ts, the least a Node gateway does (no auth, validation or
