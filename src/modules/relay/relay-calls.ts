@@ -9,7 +9,7 @@ import { RelayError } from './relay-errors.js';
 import type { ApiKeyCredential, RelayReason } from './relay-types.js';
 import { spendPeriod, type SpendLimiter } from './spend-limiter.js';
 import { sseData } from './providers/sse.js';
-import { watchdog } from './providers/watchdog.js';
+import { watchdog, type Watchdog } from './providers/watchdog.js';
 import { UpstreamError, type ProviderAdapter, type ProviderTarget, type Usage } from './providers/provider-types.js';
 
 /** Where a streamed answer goes (the HTTP response, in routes). */
@@ -116,7 +116,7 @@ export function createRelayCalls(deps: CallDeps) {
     return { model, adapter, target, period, reservedMicrocents };
   }
 
-  const reasonOf = (error: unknown, guard: ReturnType<typeof watchdog>): Exclude<RelayReason, 'ok'> => {
+  const reasonOf = (error: unknown, guard: Watchdog): Exclude<RelayReason, 'ok'> => {
     if (guard.clientGone) return 'client_abort';
     if (guard.timedOut) return 'upstream_timeout';
     if (error instanceof UpstreamError) return error.reason;

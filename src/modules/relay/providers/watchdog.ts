@@ -44,7 +44,8 @@ export class Watchdog implements CallSignal {
   private abort(reason: AbortReason): void {
     if (this.reason) return;
     this.reason = reason;
-    clearTimeout(this.timer);
+    // An aborted call has no silence left to time: a late poke() must not re-arm the timer.
+    this.stop();
     for (const listener of this.listeners.splice(0)) listener();
   }
 }
