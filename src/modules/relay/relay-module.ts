@@ -30,7 +30,7 @@ export type OwnTokenLookup = (userId: string, provider: ProviderName) => Promise
 
 export function registerRelay(platform: Platform, chat: Pick<ChatModuleService, 'recordTransaction'>, audit: Pick<AuditService, 'record' | 'recordedRead'>, ownToken?: OwnTokenLookup) {
   const { config, db, readDb, redis, logger, fieldCipher } = platform;
-  const repo = createRelayRepo(db, readDb);
+  const repo = createRelayRepo(db, readDb, logger);
   const catalogue = loadCatalogue(config.relay.catalogueFile);
   const credentials = createProviderCredentials({ repo, cipher: fieldCipher, configured: config.relay.providers });
   const upstream = createUpstreamClient();

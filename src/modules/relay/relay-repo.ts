@@ -2,6 +2,8 @@
 // sub-cent charge carry. Rows are mapped to domain objects here; hashes and salts leave only in
 // ApiKeyCredential, which the service uses for verification and drops.
 import type { Knex, ListingReads } from '../../platform/db.js';
+import type { Logger } from '../../platform/logger.js';
+import { preparedStatement } from '../../platform/prepared-statement.js';
 import type { KeyEnvironment } from './api-keys.js';
 import type { ApiKeyCredential, ApiKeyRecord, NewApiKey, RelayLogEntry, UsageRow } from './relay-types.js';
 
@@ -39,8 +41,46 @@ async function usageRows(db: Knex, userId: string, from: string, to: string): Pr
   }));
 }
 
+/**
+ * The settlement batch (settleBatch): the calls' log rows, the days' usage, the months' spend,
+ * the keys' last use and the charge carry, from five JSON arrays of records. Sent as a named
+ * prepared statement: parsing it costs PostgreSQL about as much as running it.
+ */
+const SETTLE_BATCH_SQL = `
+  WITH log AS (
+    INSERT INTO relay_log (at, api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost_microcents)
+    SELECT at, api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost
+      FROM jsonb_to_recordset(?::jsonb) AS x(at timestamptz, api_key_id uuid, user_id uuid, environment text, provider text, model text, status int, reason text,
+           input_tokens int, output_tokens int, cached_tokens int, latency_ms int, cost bigint)
+    RETURNING 1
+  ), usage AS (
+    INSERT INTO relay_usage_daily AS u (user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost_microcents)
+    SELECT user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost
+      FROM jsonb_to_recordset(?::jsonb) AS x(user_id uuid, api_key_id uuid, model text, day date, environment text, requests int, input_tokens bigint, output_tokens bigint, cached_tokens bigint, cost bigint)
+    ON CONFLICT (user_id, api_key_id, model, day) DO UPDATE SET requests = u.requests + excluded.requests,
+      input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
+      cached_tokens = u.cached_tokens + excluded.cached_tokens, cost_microcents = u.cost_microcents + excluded.cost_microcents
+    RETURNING 1
+  ), spend AS (
+    INSERT INTO relay_spend AS s (limit_group_id, user_id, period, spent_microcents)
+    SELECT limit_group_id, user_id, period, cost FROM jsonb_to_recordset(?::jsonb) AS x(limit_group_id uuid, user_id uuid, period text, cost bigint)
+    ON CONFLICT (limit_group_id, period) DO UPDATE SET spent_microcents = s.spent_microcents + excluded.spent_microcents
+    RETURNING 1
+  ), touch AS (
+    UPDATE api_keys SET last_used_at = now()
+     WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text(?::jsonb))
+       AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+    RETURNING 1
+  )
+  INSERT INTO relay_charge_carry AS c (user_id, carry_microcents, last_due_cents)
+  SELECT user_id, cost % 1000000, cost / 1000000 FROM jsonb_to_recordset(?::jsonb) AS x(user_id uuid, cost bigint)
+  ON CONFLICT (user_id) DO UPDATE SET last_due_cents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) / 1000000,
+    carry_microcents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) % 1000000
+  RETURNING user_id, last_due_cents`;
+
 /** `listings`: the pool of listUsage (the usage route), which tolerates replica lag (see ListingReads); key checks, settlement and exports use `db`. */
-export function createRelayRepo(db: Knex, listings: ListingReads) {
+export function createRelayRepo(db: Knex, listings: ListingReads, logger: Pick<Logger, 'warn'>) {
+  const settleStatement = preparedStatement('relay_settle_batch', SETTLE_BATCH_SQL, logger);
   const keys = (trx: Knex | Knex.Transaction = db) => trx<ApiKeyRow>('api_keys');
 
   return {
@@ -130,38 +170,7 @@ export function createRelayRepo(db: Knex, listings: ListingReads) {
         input_tokens: e.inputTokens, output_tokens: e.outputTokens, cached_tokens: e.cachedTokens, latency_ms: e.latencyMs, cost: e.costMicrocents,
       }));
       const touched = [...new Set(entries.map((e) => e.apiKeyId))].sort();
-      const { rows } = await db.raw(`
-        WITH log AS (
-          INSERT INTO relay_log (at, api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost_microcents)
-          SELECT at, api_key_id, user_id, environment, provider, model, status, reason, input_tokens, output_tokens, cached_tokens, latency_ms, cost
-            FROM jsonb_to_recordset(?::jsonb) AS x(at timestamptz, api_key_id uuid, user_id uuid, environment text, provider text, model text, status int, reason text,
-                 input_tokens int, output_tokens int, cached_tokens int, latency_ms int, cost bigint)
-          RETURNING 1
-        ), usage AS (
-          INSERT INTO relay_usage_daily AS u (user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost_microcents)
-          SELECT user_id, api_key_id, model, day, environment, requests, input_tokens, output_tokens, cached_tokens, cost
-            FROM jsonb_to_recordset(?::jsonb) AS x(user_id uuid, api_key_id uuid, model text, day date, environment text, requests int, input_tokens bigint, output_tokens bigint, cached_tokens bigint, cost bigint)
-          ON CONFLICT (user_id, api_key_id, model, day) DO UPDATE SET requests = u.requests + excluded.requests,
-            input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
-            cached_tokens = u.cached_tokens + excluded.cached_tokens, cost_microcents = u.cost_microcents + excluded.cost_microcents
-          RETURNING 1
-        ), spend AS (
-          INSERT INTO relay_spend AS s (limit_group_id, user_id, period, spent_microcents)
-          SELECT limit_group_id, user_id, period, cost FROM jsonb_to_recordset(?::jsonb) AS x(limit_group_id uuid, user_id uuid, period text, cost bigint)
-          ON CONFLICT (limit_group_id, period) DO UPDATE SET spent_microcents = s.spent_microcents + excluded.spent_microcents
-          RETURNING 1
-        ), touch AS (
-          UPDATE api_keys SET last_used_at = now()
-           WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text(?::jsonb))
-             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-          RETURNING 1
-        )
-        INSERT INTO relay_charge_carry AS c (user_id, carry_microcents, last_due_cents)
-        SELECT user_id, cost % 1000000, cost / 1000000 FROM jsonb_to_recordset(?::jsonb) AS x(user_id uuid, cost bigint)
-        ON CONFLICT (user_id) DO UPDATE SET last_due_cents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) / 1000000,
-          carry_microcents = (c.carry_microcents + excluded.carry_microcents + excluded.last_due_cents * 1000000) % 1000000
-        RETURNING user_id, last_due_cents`,
-      [JSON.stringify(log), JSON.stringify(sorted(usage)), JSON.stringify(sorted(spend)), JSON.stringify(touched), JSON.stringify(sorted(carry))]);
+      const { rows } = await settleStatement.run(db, [JSON.stringify(log), JSON.stringify(sorted(usage)), JSON.stringify(sorted(spend)), JSON.stringify(touched), JSON.stringify(sorted(carry))]);
       return (rows as Array<{ user_id: string; last_due_cents: string }>).map((r) => ({ userId: r.user_id, dueCents: Number(r.last_due_cents) }));
     },
 
