@@ -4,10 +4,11 @@
 // iteration, so every target sees the same moments of load from neighbours. relay.bench.ts runs
 // its targets one after another (300 calls each), which at load 8-11 on 2 cores moves a target's
 // p50 by several ms from one round to the next; interleaving does not.
-//   npx tsx bench/relay/interleaved.ts <iterations> <name>=<checkout dir> [<name>=<dir> ...] [--limited] [--floor]
+//   npx tsx bench/relay/interleaved.ts <iterations> <name>=<checkout dir> [<name>=<dir> ...] [--limited] [--floor] [--stream]
 // --limited adds each server's 1-cent key (spend reservation on the path; 402s count as answers).
 // --floor adds bench/relay/node-floor.ts, the least a Node gateway does (no auth, validation or
 // accounting): the added latency no Node relay can go under on this machine, in the same minutes.
+// --stream sends streamed calls and times the first byte of the answer's body (TTFB) instead.
 // Prints p50/p99 per target, added latency over the fake, and each server's CPU per call
 // (user + system, from /proc, so threads and GC included).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +21,7 @@ import { compiledArgs } from '../support/compiled.js';
 const count = Number(process.argv[2]);
 const limited = process.argv.includes('--limited');
 const floor = process.argv.includes('--floor');
+const stream = process.argv.includes('--stream');
 const variants = process.argv.slice(3).filter((a) => a.includes('=')).map((a) => a.split('=') as [string, string]);
 if (!count || variants.length === 0) throw new Error('usage: interleaved.ts <iterations> <name>=<dir> [...] [--limited]');
 
@@ -49,14 +51,16 @@ if (floor) {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const payload = (model: string) => JSON.stringify({ model, max_tokens: 1, messages: [{ role: 'user', content: 'bench' }] });
+const payload = (model: string) => JSON.stringify({ model, max_tokens: 1, messages: [{ role: 'user', content: 'bench' }], ...(stream ? { stream: true } : {}) });
 const call = (t: Target) => new Promise<number>((resolve, reject) => {
   const body = payload(t.model);
   const started = performance.now();
   const req = http.request({ host: '127.0.0.1', port: t.port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: t.auth } }, (res) => {
     if (res.statusCode !== 200 && res.statusCode !== 402) reject(new Error(`${t.name} answered ${res.statusCode}`));
+    let first = NaN;
+    res.once('data', () => { first = performance.now() - started; });
     res.resume();
-    res.on('end', () => resolve(performance.now() - started));
+    res.on('end', () => resolve(stream ? first : performance.now() - started));
   });
   req.on('error', reject);
   req.end(body);
@@ -77,7 +81,7 @@ const callsPerServer = limited ? 2 * count : count;
 const cpuPerCall = new Map(targets.filter((t) => t.pid).map((t) => [t.name, ((cpuMs(t.pid!) - cpuBefore.get(t.name)!) * 1000) / callsPerServer]));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const direct = times.get('direct')!;
-process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadBefore} -> ${loadavg()[0].toFixed(2)}, ${count} interleaved serial calls per target (ms)\n`);
+process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadBefore} -> ${loadavg()[0].toFixed(2)}, ${count} interleaved serial ${stream ? 'streams (time to first byte)' : 'calls'} per target (ms)\n`);
 process.stdout.write('| target | p50 / p99 | added p50 / p99 | server CPU per call |\n| --- | --- | --- | --- |\n');
 for (const [name, xs] of times) {
   const cpu = cpuPerCall.get(name);

@@ -15,15 +15,23 @@ const read = (stream: http.IncomingMessage, done: (body: Buffer) => void) => {
 };
 
 const server = http.createServer((req, res) => read(req, (raw) => {
-  const body = JSON.parse(raw.toString('utf8')) as { model: string };
+  const body = JSON.parse(raw.toString('utf8')) as { model: string; stream?: boolean };
   body.model = body.model.slice(body.model.indexOf('/') + 1);
   const payload = JSON.stringify(body);
   const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: 'Bearer sk-bench' };
-  const forward = http.request({ host: upstream.hostname, port: upstream.port, path: '/v1/chat/completions', method: 'POST', agent, headers }, (answer) => read(answer, (text) => {
-    const json = JSON.stringify(JSON.parse(text.toString('utf8')));
-    res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-    res.end(json);
-  }));
+  const forward = http.request({ host: upstream.hostname, port: upstream.port, path: '/v1/chat/completions', method: 'POST', agent, headers }, (answer) => {
+    // A stream is passed through as it arrives (headers first, then each chunk).
+    if (body.stream) {
+      res.writeHead(answer.statusCode ?? 502, { 'content-type': 'text/event-stream' });
+      answer.pipe(res);
+      return;
+    }
+    read(answer, (text) => {
+      const json = JSON.stringify(JSON.parse(text.toString('utf8')));
+      res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+      res.end(json);
+    });
+  });
   forward.on('error', () => { res.writeHead(502).end(); });
   forward.end(payload);
 }));
