@@ -80,7 +80,7 @@ const SETTLE_BATCH_SQL = `
 
 /** `listings`: the pool of listUsage (the usage route), which tolerates replica lag (see ListingReads); key checks, settlement and exports use `db`. */
 export function createRelayRepo(db: Knex, listings: ListingReads, logger: Pick<Logger, 'warn'>) {
-  const settleStatement = preparedStatement('relay_settle_batch', SETTLE_BATCH_SQL, logger);
+  const runSettleBatch = preparedStatement('relay_settle_batch', SETTLE_BATCH_SQL, logger);
   const keys = (trx: Knex | Knex.Transaction = db) => trx<ApiKeyRow>('api_keys');
 
   return {
@@ -170,7 +170,7 @@ export function createRelayRepo(db: Knex, listings: ListingReads, logger: Pick<L
         input_tokens: e.inputTokens, output_tokens: e.outputTokens, cached_tokens: e.cachedTokens, latency_ms: e.latencyMs, cost: e.costMicrocents,
       }));
       const touched = [...new Set(entries.map((e) => e.apiKeyId))].sort();
-      const { rows } = await settleStatement.run(db, [JSON.stringify(log), JSON.stringify(sorted(usage)), JSON.stringify(sorted(spend)), JSON.stringify(touched), JSON.stringify(sorted(carry))]);
+      const { rows } = await runSettleBatch(db, [JSON.stringify(log), JSON.stringify(sorted(usage)), JSON.stringify(sorted(spend)), JSON.stringify(touched), JSON.stringify(sorted(carry))]);
       return (rows as Array<{ user_id: string; last_due_cents: string }>).map((r) => ({ userId: r.user_id, dueCents: Number(r.last_due_cents) }));
     },
 
