@@ -7,8 +7,9 @@
 // with max_prepared_statements = 0) a name prepared on one server connection is missing on the
 // next one (26000) or already taken there (42P05). A migration that changes a result type makes
 // a prepared plan unusable (0A000). In every such case the server refused the statement before
-// running it (and outside a transaction a failed statement writes nothing), so it is sent again unnamed, and it stays unnamed for the life of the process
-// (node-postgres remembers a name per client connection, so retrying the name would fail again).
+// running it (and outside a transaction a failed statement writes nothing), so it is sent again
+// unnamed, and it stays unnamed for the life of the process (node-postgres remembers a name per
+// client connection, so retrying the name would fail again).
 // The name carries a hash of the SQL, so two releases sharing a pooled server connection during a
 // rolling deploy never run each other's text under one name.
 import { createHash } from 'node:crypto';
