@@ -2,6 +2,17 @@
 // Subscribers are told when the subscription is up and when it is down (connection lost, a
 // heartbeat unanswered, closing): while it is down, notifications may be missed, so anything a
 // subscriber keeps because "a notification would tell me otherwise" must not be trusted then.
+//
+// PostgreSQL delivers a notification to the server session that LISTENed. A transaction pooler
+// (PgBouncer in transaction mode) runs each query in whichever server session is free: LISTEN
+// succeeds, every round trip is answered, and the notifications reach a server session no client
+// is linked to, where PgBouncer drops them ("got packet 'A' from server when not linked"), so
+// caches would go on trusting entries another replica changed. So on connecting, a notification
+// sent from a second connection must arrive before the next answer on this one: behind a
+// transaction pooler the listening session is idle, unlinked, when it comes (or the sender got
+// that very session, and the notification goes to the sender). When it does not arrive, the
+// subscription stays down for the life of the process (fail closed: nothing is cached).
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 import { LEASE_MS, LEASE_ROUND_TRIP_MS, outwaitLease } from './confirmation-lease.js';
@@ -50,6 +61,9 @@ export interface DbNotificationOptions {
   reconnectMs?: number;
 }
 
+/** The listening connection is not a server session of its own (see the header). */
+class PooledConnectionError extends Error {}
+
 const identifier = (channel: string) => {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
   return channel;
@@ -70,6 +84,7 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
   let confirmedSentAt = -Infinity;
   let leaseAskedAt = -Infinity;
   let leaseTimer: NodeJS.Timeout | undefined;
+  let pooled = false;
 
   const each = (fn: (h: NotificationHandlers, channel: string) => void) => {
     for (const [channel, set] of subscribers) for (const h of set) fn(h, channel);
@@ -93,15 +108,52 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     current.on('error', () => {});
     const ended = current.end().catch(() => {});
     for (const w of waiting.splice(0)) w.reject(new Error('database notifications are down'));
-    if (!closed) {
+    if (why instanceof PooledConnectionError && !pooled) {
+      pooled = true;
+      logger.error(
+        { reason: why.message, fix: 'point DATABASE_URL at PostgreSQL itself or at a session-pooled connection' },
+        'database notifications are off: DATABASE_URL goes through a transaction pooler, which drops them; the caches that rely on them are bypassed (every request reads PostgreSQL)',
+      );
+    }
+    if (!closed && !pooled) {
       logger.warn({ err: why }, 'database notifications lost; reconnecting');
       reconnect = setTimeout(() => { reconnect = undefined; void connect(); }, reconnectMs);
     }
     return ended;
   }
 
+  /** Sends a notification from a second connection; it must have reached `current` by its next answer. */
+  async function probeDelivery(current: pg.Client): Promise<void> {
+    const channel = `custos_probe_${randomBytes(8).toString('hex')}`;
+    const payload = randomBytes(8).toString('hex');
+    let arrived = false;
+    const probe = (message: pg.Notification) => {
+      if (message.channel === channel && message.payload === payload) arrived = true;
+    };
+    current.on('notification', probe);
+    try {
+      await current.query(`LISTEN ${channel}`);
+      const sender = new pg.Client({
+        connectionString: databaseUrl, application_name: 'custos-notifications-probe', connectionTimeoutMillis: heartbeatTimeoutMs,
+      });
+      sender.on('error', () => {});
+      try {
+        await sender.connect();
+        await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      } finally {
+        await sender.end().catch(() => {});
+      }
+      // The round trip that must bring it (before UNLISTEN, which would make the session skip it).
+      await current.query('SELECT 1');
+      if (!arrived) throw new PooledConnectionError('a notification sent from another connection did not arrive');
+      await current.query(`UNLISTEN ${channel}`);
+    } finally {
+      current.off('notification', probe);
+    }
+  }
+
   async function connect() {
-    if (closed || client || subscribers.size === 0) return;
+    if (closed || pooled || client || subscribers.size === 0) return;
     const current = new pg.Client({ connectionString: databaseUrl, application_name: 'custos-notifications', keepAlive: true });
     client = current;
     current.on('error', (error) => down(current, error));
@@ -112,6 +164,7 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     listened = new Set();
     try {
       await current.connect();
+      await probeDelivery(current);
       // Channels subscribed while this loop awaits are LISTENed before the subscription is up.
       for (let pending = [...subscribers.keys()]; pending.length; pending = [...subscribers.keys()].filter((c) => !listened.has(c))) {
         for (const channel of pending) {

@@ -3,11 +3,7 @@
 import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import type { Response } from 'supertest';
-import supertest from 'supertest';
 import { isolatedApp } from '../support/app.js';
-import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createContainer } from '../../src/container.js';
 import type { Logger } from '../../src/platform/logger.js';
 import { createUser, type TestUser } from '../support/accounts.js';
 import { startFakeProvider, type FakeProvider } from './fake-provider.js';
@@ -23,17 +19,9 @@ export interface RelayHarness {
   close(): Promise<void>;
 }
 
-/** The relay's app and container, like test/support's isolatedApp, with an optional logger to capture. */
-function relayApp(overrides: Record<string, string>, logger?: Logger): ReturnType<typeof isolatedApp> {
-  if (!logger) return isolatedApp(overrides);
-  const container = createContainer(loadConfig({ ...process.env, ...overrides }), logger);
-  const app = createApp(container);
-  return { container, app, api: () => supertest(app), close: () => container.close() };
-}
-
 export async function startRelay(overrides: Record<string, string> = {}, logger?: Logger): Promise<RelayHarness> {
   const fake = await startFakeProvider();
-  const relay = relayApp({
+  const relay = isolatedApp({
     CUSTOS_PROVIDER_OPENAI_BASE_URL: `${fake.baseUrl}/v1`,
     CUSTOS_PROVIDER_OPENAI_API_KEY: LIVE_PROVIDER_KEY,
     CUSTOS_PROVIDER_OPENAI_TEST_API_KEY: TEST_PROVIDER_KEY,

@@ -5,6 +5,7 @@ import supertest from 'supertest';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer, type Container } from '../../src/container.js';
+import type { Logger } from '../../src/platform/logger.js';
 
 let container: Container | undefined;
 let app: Express | undefined;
@@ -40,9 +41,9 @@ export async function closeTestApp(): Promise<void> {
  * A separate container and app built from the test environment plus `overrides`, for tests that
  * need other limits, keys or a dependency pointing at a closed port. Close it in an `after` hook.
  */
-export function isolatedApp(overrides: Record<string, string>) {
+export function isolatedApp(overrides: Record<string, string>, logger?: Logger) {
   const config = loadConfig({ ...process.env, ...overrides });
-  const own = createContainer(config);
+  const own = createContainer(config, logger);
   const ownApp = createApp(own);
   return {
     container: own,

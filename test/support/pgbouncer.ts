@@ -1,0 +1,78 @@
+// A real PgBouncer (Debian's pgbouncer, installed by .ci/run) in front of the test database, for
+// tests of what Custos does behind a connection pooler. Trust authentication on 127.0.0.1, as the
+// test PostgreSQL has; PgBouncer still wants every user it lets in listed in its auth file.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../../src/config.js';
+import { freePort } from './ports.js';
+import { toolPath } from './tools.js';
+
+export interface PgBouncer {
+  /** DATABASE_URL with PgBouncer's address in place of PostgreSQL's. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** PgBouncer refuses to run as root: as root it is told to switch to the PostgreSQL account. */
+const runAs = () => (process.getuid?.() === 0 && spawnSync('id', ['postgres'], { stdio: 'ignore' }).status === 0 ? ['-u', 'postgres'] : []);
+
+export async function startPgBouncer(poolMode: 'transaction' | 'session', poolSize = 4): Promise<PgBouncer> {
+  const database = new URL(process.env.DATABASE_URL!);
+  const users = [decodeURIComponent(database.username) || 'postgres', loadConfig(process.env).database.runtimeRole];
+  const dir = mkdtempSync(join(tmpdir(), 'custos-pgbouncer-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    chmodSync(join(dir, name), 0o644);
+    return join(dir, name);
+  };
+  const authFile = write('users.txt', users.map((u) => `"${u}" ""\n`).join(''));
+  const ini = write('pgbouncer.ini', [
+    '[databases]',
+    `* = host=${database.hostname} port=${database.port || 5432}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1', `listen_port = ${port}`, 'unix_socket_dir =',
+    'auth_type = trust', `auth_file = ${authFile}`,
+    `pool_mode = ${poolMode}`, `default_pool_size = ${poolSize}`, 'max_client_conn = 500',
+    // node-postgres sends it at startup; PgBouncer refuses unknown startup parameters otherwise.
+    'ignore_startup_parameters = extra_float_digits',
+    '',
+  ].join('\n'));
+  const child: ChildProcess = spawn(toolPath('pgbouncer'), [...runAs(), ini], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-4000); });
+  const url = new URL(database);
+  url.port = String(port);
+  url.hostname = '127.0.0.1';
+
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const probe = new pg.Client({ connectionString: url.toString() });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.query('SELECT 1');
+      break;
+    } catch (error) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill();
+        throw new Error(`PgBouncer did not start (${(error as Error).message}): ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await probe.end().catch(() => {});
+    }
+  }
+  return {
+    url: url.toString(),
+    close: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
+    }),
+  };
+}
