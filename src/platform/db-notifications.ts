@@ -7,11 +7,15 @@
 // (PgBouncer in transaction mode) runs each query in whichever server session is free: LISTEN
 // succeeds, every round trip is answered, and the notifications reach a server session no client
 // is linked to, where PgBouncer drops them ("got packet 'A' from server when not linked"), so
-// caches would go on trusting entries another replica changed. So on connecting, a notification
-// sent from a second connection must arrive before the next answer on this one: behind a
-// transaction pooler the listening session is idle, unlinked, when it comes (or the sender got
-// that very session, and the notification goes to the sender). When it does not arrive, the
-// subscription stays down for the life of the process (fail closed: nothing is cached).
+// caches would go on trusting entries another replica changed. Two checks catch a pooler:
+//   - on connecting, a notification sent from a second connection must arrive before the next
+//     answer on this one (behind a pooler the listening session is idle, unlinked, when it comes),
+//     and that connection must not have been given the listening session itself;
+//   - every statement on the connection also returns its server session's pid, which must stay
+//     the one the first LISTEN ran in (a pooler that hands the session to others sooner or later
+//     answers from another one).
+// Then the subscription is down (fail closed: nothing is cached), an error says why, and the
+// checks run again a minute later.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from './logger.js';
@@ -63,6 +67,18 @@ export interface DbNotificationOptions {
 
 /** The listening connection is not a server session of its own (see the header). */
 class PooledConnectionError extends Error {}
+const POOLED_RETRY_MS = 60_000;
+
+/** `work`, or a rejection with `message` once `ms` have passed. */
+async function bounded<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const identifier = (channel: string) => {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
@@ -84,7 +100,9 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
   let confirmedSentAt = -Infinity;
   let leaseAskedAt = -Infinity;
   let leaseTimer: NodeJS.Timeout | undefined;
-  let pooled = false;
+  /** The server session each connection's first statement ran in. */
+  const sessionPids = new WeakMap<pg.Client, number>();
+  let poolerReported = false;
 
   const each = (fn: (h: NotificationHandlers, channel: string) => void) => {
     for (const [channel, set] of subscribers) for (const h of set) fn(h, channel);
@@ -108,18 +126,28 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     current.on('error', () => {});
     const ended = current.end().catch(() => {});
     for (const w of waiting.splice(0)) w.reject(new Error('database notifications are down'));
-    if (why instanceof PooledConnectionError && !pooled) {
-      pooled = true;
+    const pooled = why instanceof PooledConnectionError;
+    if (pooled && !poolerReported) {
+      poolerReported = true;
       logger.error(
         { reason: why.message, fix: 'point DATABASE_URL at PostgreSQL itself or at a session-pooled connection' },
         'database notifications are off: DATABASE_URL goes through a transaction pooler, which drops them; the caches that rely on them are bypassed (every request reads PostgreSQL)',
       );
     }
-    if (!closed && !pooled) {
-      logger.warn({ err: why }, 'database notifications lost; reconnecting');
-      reconnect = setTimeout(() => { reconnect = undefined; void connect(); }, reconnectMs);
+    if (!closed) {
+      if (!pooled) logger.warn({ err: why }, 'database notifications lost; reconnecting');
+      reconnect = setTimeout(() => { reconnect = undefined; void connect(); }, pooled ? POOLED_RETRY_MS : reconnectMs);
     }
     return ended;
+  }
+
+  /** Runs `statement` (or only the check) and fails unless it ran in the connection's first server session. */
+  async function inListeningSession(current: pg.Client, statement = ''): Promise<void> {
+    const answer: pg.QueryResult | pg.QueryResult[] = await current.query(`${statement}${statement ? '; ' : ''}SELECT pg_backend_pid() AS pid`);
+    const pid = Number((Array.isArray(answer) ? answer[answer.length - 1] : answer).rows[0].pid);
+    const first = sessionPids.get(current);
+    if (first === undefined) sessionPids.set(current, pid);
+    else if (first !== pid) throw new PooledConnectionError(`the listening connection's statements ran in two server sessions (pids ${first} and ${pid})`);
   }
 
   /** Sends a notification from a second connection; it must have reached `current` by its next answer. */
@@ -131,29 +159,27 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
       if (message.channel === channel && message.payload === payload) arrived = true;
     };
     current.on('notification', probe);
+    const sender = new pg.Client({
+      connectionString: databaseUrl, application_name: 'custos-notifications-probe', connectionTimeoutMillis: heartbeatTimeoutMs, query_timeout: heartbeatTimeoutMs,
+    });
+    sender.on('error', () => {});
     try {
-      await current.query(`LISTEN ${channel}`);
-      const sender = new pg.Client({
-        connectionString: databaseUrl, application_name: 'custos-notifications-probe', connectionTimeoutMillis: heartbeatTimeoutMs,
-      });
-      sender.on('error', () => {});
-      try {
-        await sender.connect();
-        await sender.query('SELECT pg_notify($1, $2)', [channel, payload]);
-      } finally {
-        await sender.end().catch(() => {});
-      }
+      await inListeningSession(current, `LISTEN ${channel}`);
+      await sender.connect();
+      const { rows } = await sender.query('SELECT pg_backend_pid() AS pid, pg_notify($1, $2)', [channel, payload]);
+      if (Number(rows[0].pid) === sessionPids.get(current)) throw new PooledConnectionError('a second connection was given the listening server session');
       // The round trip that must bring it (before UNLISTEN, which would make the session skip it).
-      await current.query('SELECT 1');
+      await inListeningSession(current);
       if (!arrived) throw new PooledConnectionError('a notification sent from another connection did not arrive');
-      await current.query(`UNLISTEN ${channel}`);
+      await inListeningSession(current, `UNLISTEN ${channel}`);
     } finally {
       current.off('notification', probe);
+      await sender.end().catch(() => {});
     }
   }
 
   async function connect() {
-    if (closed || pooled || client || subscribers.size === 0) return;
+    if (closed || client || subscribers.size === 0) return;
     const current = new pg.Client({ connectionString: databaseUrl, application_name: 'custos-notifications', keepAlive: true });
     client = current;
     current.on('error', (error) => down(current, error));
@@ -164,11 +190,11 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     listened = new Set();
     try {
       await current.connect();
-      await probeDelivery(current);
+      await bounded(probeDelivery(current), 2 * heartbeatTimeoutMs, 'database notifications: the delivery check did not finish');
       // Channels subscribed while this loop awaits are LISTENed before the subscription is up.
       for (let pending = [...subscribers.keys()]; pending.length; pending = [...subscribers.keys()].filter((c) => !listened.has(c))) {
         for (const channel of pending) {
-          await current.query(`LISTEN ${identifier(channel)}`);
+          await inListeningSession(current, `LISTEN ${identifier(channel)}`);
           listened.add(channel);
         }
       }
@@ -182,20 +208,16 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     setListening(true);
   }
 
-  /** One SELECT 1 on the listening connection, bounded in time; a failure takes the subscription down. */
+  /** One round trip on the listening connection, bounded in time; a failure takes the subscription down. */
   async function ping(current: pg.Client): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('database notifications: no answer')), heartbeatTimeoutMs); });
     const sent = performance.now();
     try {
-      await Promise.race([current.query('SELECT 1'), timeout]);
+      await bounded(inListeningSession(current), heartbeatTimeoutMs, 'database notifications: no answer');
       // An answer on a connection since replaced vouches for nothing received on the new one.
       if (client === current && listening && sent > confirmedSentAt) confirmedSentAt = sent;
     } catch (error) {
       await down(current, error);
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -237,7 +259,7 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
         handlers.state(true);
       } else if (listening) {
         // A new channel on a live connection: up for its subscribers once its LISTEN is in place.
-        current.query(`LISTEN ${channel}`).then(() => {
+        inListeningSession(current, `LISTEN ${channel}`).then(() => {
           if (client !== current || !listening) return;
           listened.add(channel);
           for (const h of subscribers.get(channel) ?? []) h.state(true);

@@ -16,6 +16,13 @@ export interface PgBouncer {
   close(): Promise<void>;
 }
 
+/** PgBouncer's version, e.g. [1, 18]. */
+function version(): [number, number] {
+  const match = /PgBouncer (\d+)\.(\d+)/.exec(spawnSync(toolPath('pgbouncer'), ['--version'], { encoding: 'utf8' }).stdout);
+  if (!match) throw new Error('pgbouncer --version printed no version');
+  return [Number(match[1]), Number(match[2])];
+}
+
 /** PgBouncer refuses to run as root: as root it is told to switch to the PostgreSQL account. */
 const runAs = () => (process.getuid?.() === 0 && spawnSync('id', ['postgres'], { stdio: 'ignore' }).status === 0 ? ['-u', 'postgres'] : []);
 
@@ -30,6 +37,7 @@ export async function startPgBouncer(poolMode: 'transaction' | 'session', poolSi
     chmodSync(join(dir, name), 0o644);
     return join(dir, name);
   };
+  const [major, minor] = version();
   const authFile = write('users.txt', users.map((u) => `"${u}" ""\n`).join(''));
   const ini = write('pgbouncer.ini', [
     '[databases]',
@@ -40,6 +48,9 @@ export async function startPgBouncer(poolMode: 'transaction' | 'session', poolSi
     `pool_mode = ${poolMode}`, `default_pool_size = ${poolSize}`, 'max_client_conn = 500',
     // node-postgres sends it at startup; PgBouncer refuses unknown startup parameters otherwise.
     'ignore_startup_parameters = extra_float_digits',
+    // 1.21 and later keep prepared statements across server sessions; the tests want the older
+    // behaviour, which Debian's 1.18 has and is what many deployments still run.
+    ...(major > 1 || minor >= 21 ? ['max_prepared_statements = 0'] : []),
     '',
   ].join('\n'));
   const child: ChildProcess = spawn(toolPath('pgbouncer'), [...runAs(), ini], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -51,7 +62,7 @@ export async function startPgBouncer(poolMode: 'transaction' | 'session', poolSi
 
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const probe = new pg.Client({ connectionString: url.toString() });
+    const probe = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 2000 });
     probe.on('error', () => {});
     try {
       await probe.connect();
@@ -69,10 +80,12 @@ export async function startPgBouncer(poolMode: 'transaction' | 'session', poolSi
   }
   return {
     url: url.toString(),
+    // SIGTERM is PgBouncer's immediate shutdown (SIGINT waits for clients); SIGKILL if it hangs.
     close: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGINT');
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => { clearTimeout(kill); resolve(); });
+      child.kill('SIGTERM');
     }),
   };
 }
