@@ -16,10 +16,10 @@ export interface PgBouncer {
   close(): Promise<void>;
 }
 
-/** PgBouncer's version, e.g. [1, 18]. */
+/** PgBouncer's version, e.g. [1, 18] (`pgbouncer -V`). */
 function version(): [number, number] {
-  const match = /PgBouncer (\d+)\.(\d+)/.exec(spawnSync(toolPath('pgbouncer'), ['--version'], { encoding: 'utf8' }).stdout);
-  if (!match) throw new Error('pgbouncer --version printed no version');
+  const match = /PgBouncer (\d+)\.(\d+)/.exec(spawnSync(toolPath('pgbouncer'), ['-V'], { encoding: 'utf8' }).stdout);
+  if (!match) throw new Error('pgbouncer -V printed no version');
   return [Number(match[1]), Number(match[2])];
 }
 
