@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 import { LEASE_MS, LEASE_ROUND_TRIP_MS, outwaitLease } from './confirmation-lease.js';
+import { withTimeout } from './with-timeout.js';
 
 export interface NotificationHandlers {
   message(payload: string): void;
@@ -68,17 +69,6 @@ export interface DbNotificationOptions {
 /** The listening connection is not a server session of its own (see the header). */
 class PooledConnectionError extends Error {}
 const POOLED_RETRY_MS = 60_000;
-
-/** `work`, or a rejection with `message` once `ms` have passed. */
-async function bounded<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const identifier = (channel: string) => {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
@@ -190,7 +180,7 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
     listened = new Set();
     try {
       await current.connect();
-      await bounded(probeDelivery(current), 2 * heartbeatTimeoutMs, 'database notifications: the delivery check did not finish');
+      await withTimeout(probeDelivery(current), 2 * heartbeatTimeoutMs, 'database notifications: the delivery check did not finish');
       // Channels subscribed while this loop awaits are LISTENed before the subscription is up.
       for (let pending = [...subscribers.keys()]; pending.length; pending = [...subscribers.keys()].filter((c) => !listened.has(c))) {
         for (const channel of pending) {
@@ -212,7 +202,7 @@ export function createDbNotifications({ databaseUrl, logger, heartbeatMs = 5000,
   async function ping(current: pg.Client): Promise<void> {
     const sent = performance.now();
     try {
-      await bounded(inListeningSession(current), heartbeatTimeoutMs, 'database notifications: no answer');
+      await withTimeout(inListeningSession(current), heartbeatTimeoutMs, 'database notifications: no answer');
       // An answer on a connection since replaced vouches for nothing received on the new one.
       if (client === current && listening && sent > confirmedSentAt) confirmedSentAt = sent;
     } catch (error) {

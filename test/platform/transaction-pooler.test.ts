@@ -9,23 +9,15 @@
 //     (src/platform/prepared-statement.ts).
 // In session mode a client keeps its server session, and notifications work as on PostgreSQL.
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
 import pg from 'pg';
-import { pino } from 'pino';
 import { createDbNotifications } from '../../src/platform/db-notifications.js';
 import { api, isolatedApp } from '../support/app.js';
+import { capturedLogger } from '../support/captured-log.js';
 import { createUser } from '../support/accounts.js';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { requireTool } from '../support/tools.js';
 import { waitFor } from '../privacy/support.js';
 import { createKey, settled, startRelay } from '../relay/support.js';
-
-/** A logger whose lines the test reads. */
-function capturedLogger() {
-  const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
-  return { logger: pino({ level: 'warn' }, sink), text: () => lines.join('') };
-}
 
 describe('behind PgBouncer', function () {
   this.timeout(120_000);

@@ -4,9 +4,8 @@
 // settled. DEALLOCATE and PREPARE on the relay's only pooled connection do to it what a pooler
 // does, against the real PostgreSQL.
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createUser, type TestUser } from '../support/accounts.js';
+import { capturedLogger } from '../support/captured-log.js';
 import { createKey, startRelay, settled, type RelayHarness } from './support.js';
 
 const ask = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'settle me' }] };
@@ -14,13 +13,12 @@ const ask = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: '
 describe('relay: settlement through a connection that lost its prepared statement', function () {
   this.timeout(60_000);
   let h: RelayHarness;
-  let lines: string[] = [];
+  let log = capturedLogger();
   let statement = '';
   // One pooled connection, so the statements below reach the connection settlements use.
   beforeEach(async () => {
-    lines = [];
-    const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
-    h = await startRelay({ DATABASE_POOL_MAX: '1', CUSTOS_LOG_LEVEL: 'warn' }, pino({ level: 'warn' }, sink));
+    log = capturedLogger();
+    h = await startRelay({ DATABASE_POOL_MAX: '1', CUSTOS_LOG_LEVEL: 'warn' }, log.logger);
   });
   afterEach(async () => { await h.close(); });
 
@@ -42,13 +40,13 @@ describe('relay: settlement through a connection that lost its prepared statemen
     await call(key.auth);
     [statement] = await prepared();
     expect(statement, 'the batch runs as a named statement').to.match(/^relay_settle_batch_[0-9a-f]{12}$/);
-    expect(lines.join('')).not.to.include('prepared statement');
+    expect(log.text()).not.to.include('prepared statement');
 
     // node-postgres still believes the connection holds the name and sends only Bind (26000).
     await db().raw('DEALLOCATE ALL');
     await call(key.auth);
     expect(await settledRequests(user), 'the call after the name was lost').to.equal(2);
-    expect(lines.join('')).to.include('refused a named prepared statement').and.to.include('26000');
+    expect(log.text()).to.include('refused a named prepared statement').and.to.include('26000');
 
     await call(key.auth);
     expect(await prepared(), 'not prepared again').to.deep.equal([]);
@@ -63,6 +61,6 @@ describe('relay: settlement through a connection that lost its prepared statemen
     await db().raw(`PREPARE ${statement} AS SELECT 1`);
     await call(key.auth);
     expect(await settledRequests(user)).to.equal(1);
-    expect(lines.join('')).to.include('42P05');
+    expect(log.text()).to.include('42P05');
   });
 });

@@ -2,7 +2,7 @@
 // tests of what Custos does behind a connection pooler. Trust authentication on 127.0.0.1, as the
 // test PostgreSQL has; PgBouncer still wants every user it lets in listed in its auth file.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -81,11 +81,15 @@ export async function startPgBouncer(poolMode: 'transaction' | 'session', poolSi
   return {
     url: url.toString(),
     // SIGTERM is PgBouncer's immediate shutdown (SIGINT waits for clients); SIGKILL if it hangs.
-    close: () => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => { clearTimeout(kill); resolve(); });
-      child.kill('SIGTERM');
-    }),
+    close: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+          child.once('exit', () => { clearTimeout(kill); resolve(); });
+          child.kill('SIGTERM');
+        });
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { Platform } from '../platform.js';
 import type { SchemeResolver } from './auth.js';
 import type { OpenApiDocument } from './openapi.js';
+import { withTimeout } from '../with-timeout.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -25,15 +26,6 @@ export function withoutMetricsRoute(document: OpenApiDocument): OpenApiDocument 
   const paths = { ...document.paths };
   delete paths[METRICS_PATH];
   return { ...document, paths };
-}
-
-export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The Prometheus exposition, with queue depths read at scrape time. */

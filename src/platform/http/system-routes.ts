@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Platform, RouteTable } from '../platform.js';
 import { NotFoundError, ServiceUnavailableError } from './problem.js';
-import { scrapeMetrics, withTimeout } from './metrics-endpoint.js';
+import { scrapeMetrics } from './metrics-endpoint.js';
+import { withTimeout } from '../with-timeout.js';
 import type { OpenApiDocument } from './openapi.js';
 
 const swaggerDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
