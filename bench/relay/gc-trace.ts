@@ -1,10 +1,10 @@
 // What a relayed call leaves to V8's garbage collector: each target (a Custos bench server per
 // checkout, and with --floor the do-nothing forwarder) runs under --trace-gc-nvp while it serves
-// serial non-streaming calls, and the young-generation collections (scavenges) that fall inside
+// serial calls (streamed with --stream), and the young-generation collections (scavenges) that fall inside
 // the timed calls are summed: bytes promoted to the old generation per call (what a later full GC
 // must collect), scavenge pause per call, and the median pause (the event loop stops for it).
 // Objects that outlive one call by mistake show up here long before they show in latency.
-//   npx tsx bench/relay/gc-trace.ts <calls> <name>=<checkout dir> [<name>=<dir> ...] [--floor]
+//   npx tsx bench/relay/gc-trace.ts <calls> <name>=<checkout dir> [<name>=<dir> ...] [--floor] [--stream]
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { loadavg } from 'node:os';
@@ -47,7 +47,7 @@ if (process.argv.includes('--floor')) {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const body = JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: 1, messages: [{ role: 'user', content: 'How many moons does Neptune have?' }] });
+const body = JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: 1, messages: [{ role: 'user', content: 'How many moons does Neptune have?' }], ...(process.argv.includes('--stream') ? { stream: true } : {}) });
 const call = (port: number, auth: string) => new Promise<void>((resolve, reject) => {
   const req = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: auth } }, (res) => {
     if (res.statusCode !== 200) reject(new Error(`answered ${res.statusCode}`));
@@ -58,7 +58,7 @@ const call = (port: number, auth: string) => new Promise<void>((resolve, reject)
   req.end(body);
 });
 
-process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadavg()[0].toFixed(2)}, ${count} serial calls per target after 300 to warm up\n`);
+process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadavg()[0].toFixed(2)}, ${count} serial ${process.argv.includes('--stream') ? 'streamed' : 'non-streaming'} calls per target after 300 to warm up\n`);
 process.stdout.write('| target | scavenges | promoted per call | scavenge pause per call | median scavenge pause |\n| --- | --- | --- | --- | --- |\n');
 for (const t of targets) {
   for (let i = 0; i < 300; i++) await call(t.port, t.auth);

@@ -1,7 +1,7 @@
 // Profiling helper: starts the fake upstream and the Custos bench server (compiled, as shipped;
-// with --cpu-prof when PROFILE_DIR is set), sends N serial non-streaming calls, then stops both so
-// the profile is written.
-//   PROFILE_DIR=/tmp/prof npx tsx bench/relay/profile-driver.ts 3000
+// with --cpu-prof when PROFILE_DIR is set), sends N serial calls (streamed with --stream), then
+// stops both so the profile is written.
+//   PROFILE_DIR=/tmp/prof npx tsx bench/relay/profile-driver.ts 3000 [--stream]
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
@@ -20,7 +20,8 @@ const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'));
 const relay = await startChild([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...compiledArgs('bench/relay/relay-server.ts'), upstream.info.url as string]);
 const { port, key } = relay.info as { port: number; key: string };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const payload = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'bench' }] });
+const stream = process.argv.includes('--stream');
+const payload = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'bench' }], ...(stream ? { stream: true } : {}) });
 const once = () => new Promise<number>((resolve, reject) => {
   const started = performance.now();
   const req = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${key}` } }, (res) => {
