@@ -189,7 +189,7 @@ export function createRelayCalls(deps: CallDeps) {
       status = reason === 'client_abort' ? 499 : relayError.status;
       if (!started200) {
         if (reason !== 'client_abort') {
-          await settleStream();
+          settleStream();
           throw relayError;
         }
       } else if (reason !== 'client_abort') {
@@ -200,9 +200,12 @@ export function createRelayCalls(deps: CallDeps) {
       clearInterval(keepAlive);
     }
     if (reason !== 'client_abort') sink.end();
-    await settleStream();
+    settleStream();
 
-    async function settleStream() {
+    // Started, not awaited, as in whole(): the service tracks it (drain). Awaiting it held this
+    // frame (the request, the upstream response and its readers) until the batch committed, 25 ms
+    // or more after the answer ended.
+    function settleStream() {
       // A stream that ended without a usage chunk (abort, timeout, provider fault) is charged
       // what was forwarded, estimated; never 0 for text the client received.
       const reported = stream?.usage();
@@ -211,7 +214,7 @@ export function createRelayCalls(deps: CallDeps) {
         outputTokens: Math.max(reported?.outputTokens ?? 0, estimateTokens(outputChars)),
         cachedTokens: reported?.cachedTokens ?? 0,
       };
-      await deps.settle({ key, model, status, reason, usage, latencyMs: Math.round(performance.now() - started), costMicrocents: costOf(model, usage), reservedMicrocents: prepared.reservedMicrocents, period: prepared.period });
+      void deps.settle({ key, model, status, reason, usage, latencyMs: Math.round(performance.now() - started), costMicrocents: costOf(model, usage), reservedMicrocents: prepared.reservedMicrocents, period: prepared.period });
     }
   }
 
