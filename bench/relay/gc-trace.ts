@@ -3,7 +3,9 @@
 // serial calls (streamed with --stream), and the young-generation collections (scavenges) that fall inside
 // the timed calls are summed: bytes promoted to the old generation per call (what a later full GC
 // must collect), scavenge pause per call, and the median pause (the event loop stops for it).
-// Objects that outlive one call by mistake show up here long before they show in latency.
+// Objects that outlive one call by mistake show up here long before they show in latency. The
+// last column is what GC does to the tail: of the slowest 1% of calls, the share during which (or
+// within 2 ms after which, as a trace line arrives a moment late) a scavenge was reported.
 //   npx tsx bench/relay/gc-trace.ts <calls> <name>=<checkout dir> [<name>=<dir> ...] [--floor] [--stream]
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -59,18 +61,25 @@ const call = (port: number, auth: string) => new Promise<void>((resolve, reject)
 });
 
 process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadavg()[0].toFixed(2)}, ${count} serial ${process.argv.includes('--stream') ? 'streamed' : 'non-streaming'} calls per target after 300 to warm up\n`);
-process.stdout.write('| target | scavenges | promoted per call | scavenge pause per call | median scavenge pause |\n| --- | --- | --- | --- | --- |\n');
+process.stdout.write('| target | scavenges | promoted per call | scavenge pause per call | median scavenge pause | slowest 1% with a scavenge |\n| --- | --- | --- | --- | --- | --- |\n');
 for (const t of targets) {
   for (let i = 0; i < 300; i++) await call(t.port, t.auth);
   const from = performance.now();
-  for (let i = 0; i < count; i++) await call(t.port, t.auth);
+  const spans: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await call(t.port, t.auth);
+    spans.push([started, performance.now()]);
+  }
   // A trace line arrives a moment after its scavenge: give the last ones time to come in.
   await new Promise((r) => setTimeout(r, 200));
   const inside = t.scavenges.filter((s) => s.at >= from);
   const pauses = inside.map((s) => s.pause).sort((a, b) => a - b);
   const promoted = inside.reduce((sum, s) => sum + s.promoted, 0) / count / 1024;
   const pausePerCall = (inside.reduce((sum, s) => sum + s.pause, 0) * 1000) / count;
-  process.stdout.write(`| ${t.name} | ${inside.length} | ${promoted.toFixed(2)} KiB | ${pausePerCall.toFixed(1)} µs | ${(pauses[Math.floor(pauses.length / 2)] ?? 0).toFixed(2)} ms |\n`);
+  const slowest = [...spans].sort((a, b) => (b[1] - b[0]) - (a[1] - a[0])).slice(0, Math.ceil(count / 100));
+  const withScavenge = slowest.filter(([from, to]) => inside.some((s) => s.at >= from && s.at <= to + 2)).length;
+  process.stdout.write(`| ${t.name} | ${inside.length} | ${promoted.toFixed(2)} KiB | ${pausePerCall.toFixed(1)} µs | ${(pauses[Math.floor(pauses.length / 2)] ?? 0).toFixed(2)} ms | ${withScavenge} of ${slowest.length} |\n`);
 }
 agent.destroy();
 for (const child of [...targets.map((t) => t.child), upstream.child]) child.kill('SIGTERM');
