@@ -9,7 +9,7 @@ import { readSse } from './sse.js';
 import { refuseUpstream, upstreamJson } from './openai-protocol.js';
 import type { UpstreamClient } from './upstream-http.js';
 import { chunkWriter, completionBody, parseArguments, textOf, type FinishReason, type OpenAiMessage, type OpenAiToolCall } from './openai-shapes.js';
-import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type Usage } from './provider-types.js';
+import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
 
 const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -89,6 +89,62 @@ export function toAnthropicRequest(body: Record<string, unknown>, upstreamModel:
   };
 }
 
+/** Anthropic's Messages stream as OpenAI chunks, read as they arrive (see StreamTally for why it is not a closure). */
+async function* anthropicEvents(body: AsyncIterable<Uint8Array>, modelId: string, tally: StreamTally): AsyncGenerator<StreamEvent> {
+  let start: AnthropicUsage = {};
+  let out: ReturnType<typeof chunkWriter> | undefined;
+  const toolIndexOfBlock = new Map<number, number>();
+  let finish: FinishReason = 'stop';
+  for await (const event of readSse(body)) {
+    let data: Record<string, any>;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      throw new UpstreamError('stream_error', null);
+    }
+    switch (data.type) {
+      case 'message_start':
+        start = data.message?.usage ?? {};
+        tally.usage = usageFrom(start);
+        out = chunkWriter(`chatcmpl-${data.message?.id ?? 'anthropic'}`, modelId);
+        yield out.chunk({ role: 'assistant', content: '' });
+        break;
+      case 'content_block_start':
+        if (data.content_block?.type === 'tool_use') {
+          const toolIndex = toolIndexOfBlock.size;
+          toolIndexOfBlock.set(data.index, toolIndex);
+          yield out!.chunk({ tool_calls: [{ index: toolIndex, id: data.content_block.id, type: 'function', function: { name: data.content_block.name, arguments: '' } }] });
+        }
+        break;
+      case 'content_block_delta':
+        if (data.delta?.type === 'text_delta') yield out!.chunk({ content: data.delta.text });
+        else if (data.delta?.type === 'input_json_delta' && toolIndexOfBlock.has(data.index)) {
+          yield out!.chunk({ tool_calls: [{ index: toolIndexOfBlock.get(data.index), function: { arguments: data.delta.partial_json } }] });
+        }
+        break;
+      case 'message_delta':
+        finish = stopReason(data.delta?.stop_reason);
+        // message_delta's usage is cumulative: it replaces, never adds to, what was counted.
+        if (data.usage) {
+          start = { ...start, ...Object.fromEntries(Object.entries(data.usage).filter(([, v]) => v !== null && v !== undefined)) };
+          tally.usage = usageFrom(start);
+        }
+        break;
+      case 'message_stop':
+        yield out!.chunk({}, finish);
+        if (tally.usage) yield out!.usage(tally.usage);
+        yield out!.done();
+        return;
+      case 'error':
+        throw new UpstreamError('stream_error', null);
+      default:
+        break; // ping, content_block_stop, thinking
+    }
+  }
+  // The connection ended without message_stop: the answer is cut short.
+  throw new UpstreamError('stream_error', null);
+}
+
 export function createAnthropicAdapter(client: UpstreamClient): ProviderAdapter {
   const post = (call: ChatCall, stream: boolean) => client.request(`${call.target.baseUrl}/messages`, {
     method: 'POST',
@@ -113,62 +169,8 @@ export function createAnthropicAdapter(client: UpstreamClient): ProviderAdapter 
     async stream(call): Promise<ChatStream> {
       const response = await post(call, true);
       if (!response.ok || !response.body) return refuseUpstream(response);
-      let start: AnthropicUsage = {};
-      let usage: Usage | null = null;
-      async function* events(): AsyncGenerator<StreamEvent> {
-        let out: ReturnType<typeof chunkWriter> | undefined;
-        const toolIndexOfBlock = new Map<number, number>();
-        let finish: FinishReason = 'stop';
-        for await (const event of readSse(response.body!)) {
-          let data: Record<string, any>;
-          try {
-            data = JSON.parse(event.data);
-          } catch {
-            throw new UpstreamError('stream_error', null);
-          }
-          switch (data.type) {
-            case 'message_start':
-              start = data.message?.usage ?? {};
-              usage = usageFrom(start);
-              out = chunkWriter(`chatcmpl-${data.message?.id ?? 'anthropic'}`, call.model.id);
-              yield out.chunk({ role: 'assistant', content: '' });
-              break;
-            case 'content_block_start':
-              if (data.content_block?.type === 'tool_use') {
-                const toolIndex = toolIndexOfBlock.size;
-                toolIndexOfBlock.set(data.index, toolIndex);
-                yield out!.chunk({ tool_calls: [{ index: toolIndex, id: data.content_block.id, type: 'function', function: { name: data.content_block.name, arguments: '' } }] });
-              }
-              break;
-            case 'content_block_delta':
-              if (data.delta?.type === 'text_delta') yield out!.chunk({ content: data.delta.text });
-              else if (data.delta?.type === 'input_json_delta' && toolIndexOfBlock.has(data.index)) {
-                yield out!.chunk({ tool_calls: [{ index: toolIndexOfBlock.get(data.index), function: { arguments: data.delta.partial_json } }] });
-              }
-              break;
-            case 'message_delta':
-              finish = stopReason(data.delta?.stop_reason);
-              // message_delta's usage is cumulative: it replaces, never adds to, what was counted.
-              if (data.usage) {
-                start = { ...start, ...Object.fromEntries(Object.entries(data.usage).filter(([, v]) => v !== null && v !== undefined)) };
-                usage = usageFrom(start);
-              }
-              break;
-            case 'message_stop':
-              yield out!.chunk({}, finish);
-              if (usage) yield out!.usage(usage);
-              yield out!.done();
-              return;
-            case 'error':
-              throw new UpstreamError('stream_error', null);
-            default:
-              break; // ping, content_block_stop, thinking
-          }
-        }
-        // The connection ended without message_stop: the answer is cut short.
-        throw new UpstreamError('stream_error', null);
-      }
-      return { events: events(), usage: () => usage };
+      const tally: StreamTally = { usage: null };
+      return { events: anthropicEvents(response.body, call.model.id, tally), usage: () => tally.usage };
     },
   };
 }

@@ -13,7 +13,7 @@ import { readSse } from './sse.js';
 import { refuseUpstream, upstreamJson } from './openai-protocol.js';
 import type { UpstreamClient } from './upstream-http.js';
 import { chunkWriter, completionBody, parseArguments, textOf, type FinishReason, type OpenAiMessage, type OpenAiToolCall } from './openai-shapes.js';
-import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type Usage } from './provider-types.js';
+import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
 
 interface GeminiUsage { promptTokenCount?: number; candidatesTokenCount?: number; thoughtsTokenCount?: number; cachedContentTokenCount?: number }
 interface GeminiPart { text?: string; thought?: boolean; functionCall?: { name: string; args?: unknown } }
@@ -86,6 +86,37 @@ function embeddingTexts(input: unknown): string[] | null {
 
 const encodeVector = (values: number[], format: unknown) => (format === 'base64' ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values);
 
+/** Gemini's streamGenerateContent as OpenAI chunks, read as they arrive (see StreamTally for why it is not a closure). */
+async function* geminiEvents(body: AsyncIterable<Uint8Array>, modelId: string, tally: StreamTally): AsyncGenerator<StreamEvent> {
+  const out = chunkWriter('chatcmpl-gemini', modelId);
+  yield out.chunk({ role: 'assistant', content: '' });
+  let tools = 0;
+  let finish: FinishReason | null = null;
+  for await (const event of readSse(body)) {
+    let data: GeminiResponse;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      throw new UpstreamError('stream_error', null);
+    }
+    if (data.error) throw new UpstreamError('stream_error', null);
+    tally.usage = usageFrom(data.usageMetadata) ?? tally.usage;
+    const candidate = data.candidates?.[0];
+    for (const part of candidate?.content?.parts ?? []) {
+      if (part.text && !part.thought) yield out.chunk({ content: part.text });
+      if (part.functionCall) {
+        yield out.chunk({ tool_calls: [{ index: tools, id: `call_${tools}`, type: 'function', function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) } }] });
+        tools++;
+      }
+    }
+    finish = finishReason(candidate?.finishReason, tools > 0) ?? finish;
+  }
+  if (!finish) throw new UpstreamError('stream_error', null);
+  yield out.chunk({}, finish);
+  if (tally.usage) yield out.usage(tally.usage);
+  yield out.done();
+}
+
 export function createGeminiAdapter(client: UpstreamClient): ProviderAdapter {
   const post = (call: ChatCall, method: string, body: unknown = toGeminiRequest(call.body, call.model.maxOutputTokens)) => client.request(`${call.target.baseUrl}/models/${encodeURIComponent(call.model.upstreamModel)}:${method}`, {
     method: 'POST',
@@ -150,37 +181,8 @@ export function createGeminiAdapter(client: UpstreamClient): ProviderAdapter {
     async stream(call): Promise<ChatStream> {
       const response = await post(call, 'streamGenerateContent?alt=sse');
       if (!response.ok || !response.body) return refuseUpstream(response);
-      let usage: Usage | null = null;
-      async function* events(): AsyncGenerator<StreamEvent> {
-        const out = chunkWriter('chatcmpl-gemini', call.model.id);
-        yield out.chunk({ role: 'assistant', content: '' });
-        let tools = 0;
-        let finish: FinishReason | null = null;
-        for await (const event of readSse(response.body!)) {
-          let data: GeminiResponse;
-          try {
-            data = JSON.parse(event.data);
-          } catch {
-            throw new UpstreamError('stream_error', null);
-          }
-          if (data.error) throw new UpstreamError('stream_error', null);
-          usage = usageFrom(data.usageMetadata) ?? usage;
-          const candidate = data.candidates?.[0];
-          for (const part of candidate?.content?.parts ?? []) {
-            if (part.text && !part.thought) yield out.chunk({ content: part.text });
-            if (part.functionCall) {
-              yield out.chunk({ tool_calls: [{ index: tools, id: `call_${tools}`, type: 'function', function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) } }] });
-              tools++;
-            }
-          }
-          finish = finishReason(candidate?.finishReason, tools > 0) ?? finish;
-        }
-        if (!finish) throw new UpstreamError('stream_error', null);
-        yield out.chunk({}, finish);
-        if (usage) yield out.usage(usage);
-        yield out.done();
-      }
-      return { events: events(), usage: () => usage };
+      const tally: StreamTally = { usage: null };
+      return { events: geminiEvents(response.body, call.model.id, tally), usage: () => tally.usage };
     },
   };
 }

@@ -3,7 +3,7 @@
 // final usage chunk the relay always asks for (stream_options.include_usage). Answers name the
 // model as the client did (`openai/gpt-4o-mini`), not the provider's own name for it.
 import { readSse, sseData } from './sse.js';
-import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type Usage } from './provider-types.js';
+import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
 import type { UpstreamClient, UpstreamResponse } from './upstream-http.js';
 
 interface OpenAiUsage {
@@ -30,6 +30,33 @@ export async function upstreamJson(response: UpstreamResponse): Promise<Record<s
   } catch (error) {
     if ((error as Error).name === 'AbortError' || error instanceof UpstreamError) throw error;
     throw new UpstreamError('upstream_error', response.status);
+  }
+}
+
+/** The provider's events as the client's, read as they arrive (see StreamTally for why it is not a closure). */
+async function* openAiEvents(body: AsyncIterable<Uint8Array>, modelId: string, tally: StreamTally): AsyncGenerator<StreamEvent> {
+  for await (const event of readSse(body)) {
+    if (event.data === '[DONE]') {
+      yield { raw: event.raw, outputChars: 0 };
+      continue;
+    }
+    let chunk: { model?: string; choices?: Array<{ delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> } }>; usage?: OpenAiUsage | null; error?: unknown };
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      throw new UpstreamError('stream_error', null);
+    }
+    // A provider's mid-stream error event carries its own text: never forwarded.
+    if (chunk.error) throw new UpstreamError('stream_error', null);
+    if (chunk.usage) tally.usage = usageFromOpenAi(chunk.usage);
+    let outputChars = 0;
+    for (const choice of chunk.choices ?? []) {
+      outputChars += choice.delta?.content?.length ?? 0;
+      for (const tool of choice.delta?.tool_calls ?? []) outputChars += tool.function?.arguments?.length ?? 0;
+    }
+    // The chunk as the provider sent it, but naming the model as the client asked for it.
+    const raw = chunk.model === undefined || chunk.model === modelId ? event.raw : sseData({ ...chunk, model: modelId });
+    yield { raw, outputChars, usageOnly: Boolean(chunk.usage) && (chunk.choices?.length ?? 0) === 0 };
   }
 }
 
@@ -63,33 +90,8 @@ export function createOpenAiProtocolAdapter(client: UpstreamClient): ProviderAda
         stream_options: { ...clientOptions, include_usage: true },
       });
       if (!response.ok || !response.body) return refuseUpstream(response);
-      let usage: Usage | null = null;
-      async function* events(): AsyncGenerator<StreamEvent> {
-        for await (const event of readSse(response.body!)) {
-          if (event.data === '[DONE]') {
-            yield { raw: event.raw, outputChars: 0 };
-            continue;
-          }
-          let chunk: { model?: string; choices?: Array<{ delta?: { content?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> } }>; usage?: OpenAiUsage | null; error?: unknown };
-          try {
-            chunk = JSON.parse(event.data);
-          } catch {
-            throw new UpstreamError('stream_error', null);
-          }
-          // A provider's mid-stream error event carries its own text: never forwarded.
-          if (chunk.error) throw new UpstreamError('stream_error', null);
-          if (chunk.usage) usage = usageFromOpenAi(chunk.usage);
-          let outputChars = 0;
-          for (const choice of chunk.choices ?? []) {
-            outputChars += choice.delta?.content?.length ?? 0;
-            for (const tool of choice.delta?.tool_calls ?? []) outputChars += tool.function?.arguments?.length ?? 0;
-          }
-          // The chunk as the provider sent it, but naming the model as the client asked for it.
-          const raw = chunk.model === undefined || chunk.model === call.model.id ? event.raw : sseData({ ...chunk, model: call.model.id });
-          yield { raw, outputChars, usageOnly: Boolean(chunk.usage) && (chunk.choices?.length ?? 0) === 0 };
-        }
-      }
-      return { events: events(), usage: () => usage };
+      const tally: StreamTally = { usage: null };
+      return { events: openAiEvents(response.body, call.model.id, tally), usage: () => tally.usage };
     },
   };
 }

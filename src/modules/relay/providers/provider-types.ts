@@ -45,6 +45,16 @@ export interface ChatStream {
   usage(): Usage | null;
 }
 
+/**
+ * What a stream's events generator reports as it reads. The adapters' generators live at module
+ * level and are handed the call's facts and one of these: an async generator function declared
+ * inside each call (a new closure per stream) made V8 keep about 6 KiB of every stream past
+ * young-generation collections, doubling their pauses (bench/relay/gc-trace.ts --stream).
+ */
+export interface StreamTally {
+  usage: Usage | null;
+}
+
 export interface ProviderAdapter {
   complete(call: ChatCall): Promise<{ body: Record<string, unknown>; usage: Usage | null }>;
   stream(call: ChatCall): Promise<ChatStream>;
