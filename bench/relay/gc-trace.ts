@@ -1,8 +1,9 @@
 // What a relayed call leaves to V8's garbage collector: each target (a Custos bench server per
 // checkout, and with --floor the do-nothing forwarder) runs under --trace-gc-nvp while it serves
-// serial calls (streamed with --stream), and the young-generation collections (scavenges) that fall inside
-// the timed calls are summed: bytes promoted to the old generation per call (what a later full GC
-// must collect), scavenge pause per call, and the median pause (the event loop stops for it).
+// serial calls (streamed with --stream), and the young-generation collections (scavenges) that
+// fall inside the timed calls are summed: bytes promoted to the old generation per call (what a
+// later full GC must collect), scavenge pause per call, and the median pause (the event loop
+// stops for it).
 // Objects that outlive one call by mistake show up here long before they show in latency. The
 // last column is what GC does to the tail: of the slowest 1% of calls, the share during which (or
 // within 2 ms after which, as a trace line arrives a moment late) a scavenge was reported.
@@ -48,8 +49,9 @@ if (process.argv.includes('--floor')) {
   targets.push({ name: 'node floor', port: floor.info.port as number, auth: 'Bearer unused', child: floor.child, scavenges: floor.scavenges });
 }
 
+const stream = process.argv.includes('--stream');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const body = JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: 1, messages: [{ role: 'user', content: 'How many moons does Neptune have?' }], ...(process.argv.includes('--stream') ? { stream: true } : {}) });
+const body = JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: 1, messages: [{ role: 'user', content: 'How many moons does Neptune have?' }], ...(stream ? { stream: true } : {}) });
 const call = (port: number, auth: string) => new Promise<void>((resolve, reject) => {
   const req = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: auth } }, (res) => {
     if (res.statusCode !== 200) reject(new Error(`answered ${res.statusCode}`));
@@ -60,7 +62,7 @@ const call = (port: number, auth: string) => new Promise<void>((resolve, reject)
   req.end(body);
 });
 
-process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadavg()[0].toFixed(2)}, ${count} serial ${process.argv.includes('--stream') ? 'streamed' : 'non-streaming'} calls per target after 300 to warm up\n`);
+process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadavg()[0].toFixed(2)}, ${count} serial ${stream ? 'streamed' : 'non-streaming'} calls per target after 300 to warm up\n`);
 process.stdout.write('| target | scavenges | promoted per call | scavenge pause per call | median scavenge pause | slowest 1% with a scavenge |\n| --- | --- | --- | --- | --- | --- |\n');
 for (const t of targets) {
   for (let i = 0; i < 300; i++) await call(t.port, t.auth);
