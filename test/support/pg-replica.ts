@@ -17,7 +17,7 @@ export interface PgReplicaPair {
   /** Stops replaying WAL on the standby (it keeps receiving it): the replica now lags. */
   pauseReplay(): Promise<void>;
   resumeReplay(): Promise<void>;
-  /** Resolves once the standby has replayed everything the primary had written when called. */
+  /** Resolves once the standby has replayed everything the primary had logged when called, flushed or not. */
   caughtUp(timeoutMs?: number): Promise<void>;
   /** Shuts the standby down (fast shutdown), as a replica outage. */
   stopReplica(): Promise<void>;
@@ -110,7 +110,10 @@ export async function startPgReplicaPair(): Promise<PgReplicaPair> {
         await query(replicaUrl, 'SELECT pg_wal_replay_resume()');
       },
       async caughtUp(timeoutMs = 30_000) {
-        const { rows: [{ lsn }] } = await query(primaryUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+        // The insert position, not pg_current_wal_lsn (the write position): these clusters run with
+        // synchronous_commit=off, so a commit can sit in WAL buffers past the write position for up
+        // to wal_writer_delay, and waiting for the write position then returned before it (a flake).
+        const { rows: [{ lsn }] } = await query(primaryUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
         await until(async () => ((await query(replicaUrl, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done', [lsn])).rows[0].done ? true : undefined),
           'the replica did not catch up', timeoutMs);
       },
