@@ -9,7 +9,7 @@ import { readSse } from './sse.js';
 import { refuseUpstream, upstreamJson } from './openai-protocol.js';
 import type { UpstreamClient } from './upstream-http.js';
 import { chunkWriter, completionBody, parseArguments, textOf, type FinishReason, type OpenAiMessage, type OpenAiToolCall } from './openai-shapes.js';
-import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
+import { talliedStream, UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
 
 const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -169,8 +169,7 @@ export function createAnthropicAdapter(client: UpstreamClient): ProviderAdapter 
     async stream(call): Promise<ChatStream> {
       const response = await post(call, true);
       if (!response.ok || !response.body) return refuseUpstream(response);
-      const tally: StreamTally = { usage: null };
-      return { events: anthropicEvents(response.body, call.model.id, tally), usage: () => tally.usage };
+      return talliedStream(anthropicEvents, response.body, call.model.id);
     },
   };
 }

@@ -13,7 +13,7 @@ import { readSse } from './sse.js';
 import { refuseUpstream, upstreamJson } from './openai-protocol.js';
 import type { UpstreamClient } from './upstream-http.js';
 import { chunkWriter, completionBody, parseArguments, textOf, type FinishReason, type OpenAiMessage, type OpenAiToolCall } from './openai-shapes.js';
-import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
+import { talliedStream, UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
 
 interface GeminiUsage { promptTokenCount?: number; candidatesTokenCount?: number; thoughtsTokenCount?: number; cachedContentTokenCount?: number }
 interface GeminiPart { text?: string; thought?: boolean; functionCall?: { name: string; args?: unknown } }
@@ -181,8 +181,7 @@ export function createGeminiAdapter(client: UpstreamClient): ProviderAdapter {
     async stream(call): Promise<ChatStream> {
       const response = await post(call, 'streamGenerateContent?alt=sse');
       if (!response.ok || !response.body) return refuseUpstream(response);
-      const tally: StreamTally = { usage: null };
-      return { events: geminiEvents(response.body, call.model.id, tally), usage: () => tally.usage };
+      return talliedStream(geminiEvents, response.body, call.model.id);
     },
   };
 }

@@ -3,7 +3,7 @@
 // final usage chunk the relay always asks for (stream_options.include_usage). Answers name the
 // model as the client did (`openai/gpt-4o-mini`), not the provider's own name for it.
 import { readSse, sseData } from './sse.js';
-import { UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
+import { talliedStream, UpstreamError, type ChatCall, type ChatStream, type ProviderAdapter, type StreamEvent, type StreamTally, type Usage } from './provider-types.js';
 import type { UpstreamClient, UpstreamResponse } from './upstream-http.js';
 
 interface OpenAiUsage {
@@ -90,8 +90,7 @@ export function createOpenAiProtocolAdapter(client: UpstreamClient): ProviderAda
         stream_options: { ...clientOptions, include_usage: true },
       });
       if (!response.ok || !response.body) return refuseUpstream(response);
-      const tally: StreamTally = { usage: null };
-      return { events: openAiEvents(response.body, call.model.id, tally), usage: () => tally.usage };
+      return talliedStream(openAiEvents, response.body, call.model.id);
     },
   };
 }

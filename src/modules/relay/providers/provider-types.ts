@@ -55,6 +55,14 @@ export interface StreamTally {
   usage: Usage | null;
 }
 
+type EventsReader = (body: AsyncIterable<Uint8Array>, modelId: string, tally: StreamTally) => AsyncGenerator<StreamEvent>;
+
+/** A provider stream read by one of the adapters' module-level generators, with its usage so far. */
+export function talliedStream(read: EventsReader, body: AsyncIterable<Uint8Array>, modelId: string): ChatStream {
+  const tally: StreamTally = { usage: null };
+  return { events: read(body, modelId, tally), usage: () => tally.usage };
+}
+
 export interface ProviderAdapter {
   complete(call: ChatCall): Promise<{ body: Record<string, unknown>; usage: Usage | null }>;
   stream(call: ChatCall): Promise<ChatStream>;
