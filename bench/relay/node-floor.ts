@@ -5,6 +5,9 @@
 // under (loopback hops, two HTTP parses, the event loop). Prints {"port"} once listening.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recordHttpSegments } from './segment-recorder.js';
+
+if (process.env.CUSTOS_BENCH_SEGMENTS) recordHttpSegments(process.env.CUSTOS_BENCH_SEGMENTS);
 
 const upstream = new URL(process.argv[2]);
 const agent = new http.Agent({ keepAlive: true });

@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { appServerOptions, createApp } from '../../src/app.js';
 import { createContainer } from '../../src/container.js';
 import { freshBenchConfig } from '../support/bench-database.js';
+import { recordHttpSegments } from './segment-recorder.js';
+
+if (process.env.CUSTOS_BENCH_SEGMENTS) recordHttpSegments(process.env.CUSTOS_BENCH_SEGMENTS);
 
 const upstream = process.argv[2];
 const database = process.env.CUSTOS_BENCH_DATABASE ?? 'custos_bench_relay';
