@@ -11,12 +11,11 @@
 // --stream sends streamed calls and times the first byte of the answer's body (TTFB) instead.
 // Prints p50/p99 per target, added latency over the fake, and each server's CPU per call
 // (user + system, from /proc, so threads and GC included).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
-import { createInterface } from 'node:readline';
 import { compiledArgs } from '../support/compiled.js';
+import { percentile, startBenchChild } from '../support/bench-child.js';
 
 const count = Number(process.argv[2]);
 const limited = process.argv.includes('--limited');
@@ -25,27 +24,19 @@ const stream = process.argv.includes('--stream');
 const variants = process.argv.slice(3).filter((a) => a.includes('=')).map((a) => a.split('=') as [string, string]);
 if (!count || variants.length === 0) throw new Error('usage: interleaved.ts <iterations> <name>=<dir> [...] [--limited]');
 
-function startChild(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line) }));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
-}
-
 interface Target { name: string; port: number; auth: string; model: string; pid?: number }
-const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'), process.cwd());
+const upstream = await startBenchChild(compiledArgs('bench/relay/fake-upstream.ts'));
 const children = [upstream.child];
 const targets: Target[] = [{ name: 'direct', port: Number(new URL(upstream.info.url as string).port), auth: 'Bearer sk-bench', model: 'gpt-4o-mini' }];
 for (const [name, dir] of variants) {
-  const server = await startChild([...compiledArgs('bench/relay/relay-server.ts', dir), upstream.info.url as string], dir, { CUSTOS_BENCH_DATABASE: `custos_bench_interleaved_${name.replace(/\W/g, '_')}` });
+  const server = await startBenchChild([...compiledArgs('bench/relay/relay-server.ts', dir), upstream.info.url as string], { cwd: dir, env: { CUSTOS_BENCH_DATABASE: `custos_bench_interleaved_${name.replace(/\W/g, '_')}` } });
   children.push(server.child);
   const { port, key, limitedKey } = server.info as { port: number; key: string; limitedKey: string };
   targets.push({ name, port, auth: `Bearer ${key}`, model: 'openai/gpt-4o-mini', pid: server.child.pid });
   if (limited) targets.push({ name: `${name} (limited key)`, port, auth: `Bearer ${limitedKey}`, model: 'openai/gpt-4o-mini' });
 }
 if (floor) {
-  const proxy = await startChild([...compiledArgs('bench/relay/node-floor.ts'), upstream.info.url as string], process.cwd());
+  const proxy = await startBenchChild([...compiledArgs('bench/relay/node-floor.ts'), upstream.info.url as string]);
   children.push(proxy.child);
   targets.push({ name: 'node floor', port: (proxy.info as { port: number }).port, auth: 'Bearer unused', model: 'openai/gpt-4o-mini', pid: proxy.child.pid });
 }
@@ -79,13 +70,12 @@ for (let i = 0; i < count; i++) {
 }
 const callsPerServer = limited ? 2 * count : count;
 const cpuPerCall = new Map(targets.filter((t) => t.pid).map((t) => [t.name, ((cpuMs(t.pid!) - cpuBefore.get(t.name)!) * 1000) / callsPerServer]));
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const direct = times.get('direct')!;
 process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadBefore} -> ${loadavg()[0].toFixed(2)}, ${count} interleaved serial ${stream ? 'streams (time to first byte)' : 'calls'} per target (ms)\n`);
 process.stdout.write('| target | p50 / p99 | added p50 / p99 | server CPU per call |\n| --- | --- | --- | --- |\n');
 for (const [name, xs] of times) {
   const cpu = cpuPerCall.get(name);
-  process.stdout.write(`| ${name} | ${pct(xs, 50).toFixed(2)} / ${pct(xs, 99).toFixed(2)} | ${(pct(xs, 50) - pct(direct, 50)).toFixed(2)} / ${(pct(xs, 99) - pct(direct, 99)).toFixed(2)} | ${cpu === undefined ? '' : `${cpu.toFixed(0)} µs`} |\n`);
+  process.stdout.write(`| ${name} | ${percentile(xs, 50).toFixed(2)} / ${percentile(xs, 99).toFixed(2)} | ${(percentile(xs, 50) - percentile(direct, 50)).toFixed(2)} / ${(percentile(xs, 99) - percentile(direct, 99)).toFixed(2)} | ${cpu === undefined ? '' : `${cpu.toFixed(0)} µs`} |\n`);
 }
 agent.destroy();
 for (const child of children.reverse()) child.kill('SIGTERM');

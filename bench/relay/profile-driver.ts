@@ -2,22 +2,14 @@
 // with --cpu-prof when PROFILE_DIR is set), sends N serial calls (streamed with --stream), then
 // stops both so the profile is written.
 //   PROFILE_DIR=/tmp/prof npx tsx bench/relay/profile-driver.ts 3000 [--stream]
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
 import { compiledArgs } from '../support/compiled.js';
+import { startBenchChild } from '../support/bench-child.js';
 
 const count = Number(process.argv[2] ?? 2000);
 const profileDir = process.env.PROFILE_DIR;
-function startChild(args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line) }));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
-}
-const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'));
-const relay = await startChild([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...compiledArgs('bench/relay/relay-server.ts'), upstream.info.url as string]);
+const upstream = await startBenchChild(compiledArgs('bench/relay/fake-upstream.ts'));
+const relay = await startBenchChild([...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...compiledArgs('bench/relay/relay-server.ts'), upstream.info.url as string]);
 const { port, key } = relay.info as { port: number; key: string };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const stream = process.argv.includes('--stream');

@@ -9,13 +9,13 @@
 // streams; RSS of the Custos process with N concurrent slow streams; overspend of a 1-cent key
 // under 200 concurrent calls. Rounds alternate the order of the targets. Results go to
 // bench/results/relay.md.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import { compiledArgs } from '../support/compiled.js';
+import { percentile, startBenchChild } from '../support/bench-child.js';
 import { createDb, withDatabaseName } from '../../src/platform/db.js';
 
 const arg = (name: string, fallback: number) => {
@@ -33,18 +33,9 @@ const LABEL = labelAt > 0 ? process.argv[labelAt + 1] : 'this checkout';
 const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : 'bench/results/relay.md';
 const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' / ');
 
-function startChild(args: string[], readyLine = true): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (!readyLine) return Promise.resolve({ child, info: {} });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line) }));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
-}
-
-const upstream = await startChild(compiledArgs('bench/relay/fake-upstream.ts'));
+const upstream = await startBenchChild(compiledArgs('bench/relay/fake-upstream.ts'));
 const fakeUrl = upstream.info.url as string;
-const relay = await startChild([...compiledArgs('bench/relay/relay-server.ts'), fakeUrl]);
+const relay = await startBenchChild([...compiledArgs('bench/relay/relay-server.ts'), fakeUrl]);
 const { port: relayPort, key, limitedKey } = relay.info as { port: number; key: string; limitedKey: string };
 const portkey = spawn(process.execPath, ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${PORTKEY_PORT}`, '--headless'], { stdio: ['ignore', 'ignore', 'ignore'] });
 
@@ -74,8 +65,7 @@ function post(t: Target, body: Record<string, unknown>, onFirstByte?: () => void
 }
 
 const ask = (content: string) => ({ messages: [{ role: 'user', content }] });
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; };
-const median = (xs: number[]) => pct(xs, 50);
+const median = (xs: number[]) => percentile(xs, 50);
 const ms = (x: number) => x.toFixed(2);
 
 async function waitForPortkey() {
@@ -109,7 +99,7 @@ async function fixedRate(t: Target, seconds: number) {
     inFlight.push(post(t, ask('bench')).then((r) => { latencies.push(performance.now() - from); if (r.status !== 200) errors++; }, () => { errors++; }));
   }
   await Promise.all(inFlight);
-  return { p50: median(latencies), p99: pct(latencies, 99), errors, achieved: total / ((performance.now() - start) / 1000) };
+  return { p50: median(latencies), p99: percentile(latencies, 99), errors, achieved: total / ((performance.now() - start) / 1000) };
 }
 
 async function serial(t: Target, count: number) {
@@ -119,7 +109,7 @@ async function serial(t: Target, count: number) {
     await post(t, ask('bench')).catch(() => {});
     latencies.push(performance.now() - s);
   }
-  return { p50: median(latencies), p99: pct(latencies, 99) };
+  return { p50: median(latencies), p99: percentile(latencies, 99) };
 }
 
 async function ttfb(t: Target, count: number) {
@@ -130,7 +120,7 @@ async function ttfb(t: Target, count: number) {
     await post(t, { ...ask('stream'), stream: true }, () => { first = performance.now() - s; }).catch(() => {});
     firsts.push(first);
   }
-  return { p50: median(firsts), p99: pct(firsts, 99) };
+  return { p50: median(firsts), p99: percentile(firsts, 99) };
 }
 
 type Row = Record<string, { p50: number; p99: number; errors?: number; achieved?: number }>;

@@ -21,7 +21,8 @@ export interface ServedRequest {
   firstByteOut?: number;
 }
 
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+/** Microseconds of CLOCK_MONOTONIC, the clock every process on the machine shares. */
+export const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export function recordHttpSegments(file: string): void {
   const served: ServedRequest[] = [];

@@ -10,14 +10,13 @@
 // target's slowest 1% of calls: what the tail is made of. The time is the answer's end for
 // whole calls, its first body byte with --stream (TTFB), as in relay.bench.ts.
 //   npx tsx bench/relay/segments.ts <iterations> [--floor] [--stream]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { percentile, startBenchChild, type BenchChild } from '../support/bench-child.js';
 import { compiledArgs } from '../support/compiled.js';
-import type { ServedRequest } from './segment-recorder.js';
+import { nowUs, type ServedRequest } from './segment-recorder.js';
 
 const count = Number(process.argv[2]);
 const floor = process.argv.includes('--floor');
@@ -26,14 +25,11 @@ if (!count) throw new Error('usage: segments.ts <iterations> [--floor] [--stream
 const warmUp = 200;
 const dir = mkdtempSync(join(tmpdir(), 'custos-segments-'));
 
-type Child = { child: ChildProcess; info: Record<string, unknown>; recordFile: string };
-function startChild(name: string, args: string[], env: Record<string, string> = {}): Promise<Child> {
+type Child = BenchChild & { recordFile: string };
+/** A bench process that records its segments into a file of its own. */
+async function startChild(name: string, args: string[], env: Record<string, string> = {}): Promise<Child> {
   const recordFile = join(dir, `${name}.json`);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env, CUSTOS_BENCH_SEGMENTS: recordFile } });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line), recordFile }));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
+  return { ...(await startBenchChild(args, { env: { ...env, CUSTOS_BENCH_SEGMENTS: recordFile } })), recordFile };
 }
 
 const fake = await startChild('fake', compiledArgs('bench/relay/fake-upstream.ts'));
@@ -48,7 +44,6 @@ const targets = [{ name: 'direct', port: Number(new URL(fakeUrl).port), auth: 'B
 
 interface Call { target: string; sent: number; answered: number }
 const calls: Call[] = [];
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const send = (t: (typeof targets)[number]) => new Promise<void>((resolve, reject) => {
   const body = JSON.stringify({ model: t.model, max_tokens: 1, messages: [{ role: 'user', content: 'bench' }], ...(stream ? { stream: true } : {}) });
@@ -71,8 +66,9 @@ const send = (t: (typeof targets)[number]) => new Promise<void>((resolve, reject
 const loadBefore = loadavg()[0].toFixed(2);
 for (let i = 0; i < warmUp + count; i++) for (const t of [...targets].sort(() => Math.random() - 0.5)) await send(t);
 agent.destroy();
-const exited = [custos, ...gateways.slice(1).map((g) => g.process), fake].map((c) => new Promise((r) => c.child.once('exit', r)));
-for (const c of [fake, ...gateways.map((g) => g.process)]) c.child.kill('SIGTERM');
+const servers = [fake, ...gateways.map((g) => g.process)];
+const exited = servers.map((c) => new Promise((r) => c.child.once('exit', r)));
+for (const c of servers) c.child.kill('SIGTERM');
 await Promise.all(exited);
 
 const records = (c: Child) => JSON.parse(readFileSync(c.recordFile, 'utf8')) as ServedRequest[];
@@ -104,7 +100,6 @@ calls.forEach((call, index) => {
 });
 rmSync(dir, { recursive: true, force: true });
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const inGateway = (s: Segments) => (s['in gateway, before the provider'] ?? 0) + (s['in gateway, after the provider'] ?? 0);
 process.stdout.write(`${new Date().toISOString()}, load (1 min) ${loadBefore} -> ${loadavg()[0].toFixed(2)}, ${count} interleaved serial ${stream ? 'streams (time to first byte)' : 'calls'} per target (ms)\n\n`);
 process.stdout.write('| target | segment | p50 | p99 | share of the slowest 1% |\n| --- | --- | --- | --- | --- |\n');
@@ -114,7 +109,7 @@ for (const [name, list] of rows) {
   const share = (value: (s: Segments) => number) => `${((100 * sum(value)) / sum((s) => s.total)).toFixed(0)}%`;
   const columns = (value: (s: Segments) => number) => {
     const values = list.map(value);
-    return `${pct(values, 50).toFixed(3)} | ${pct(values, 99).toFixed(3)} | ${share(value)}`;
+    return `${percentile(values, 50).toFixed(3)} | ${percentile(values, 99).toFixed(3)} | ${share(value)}`;
   };
   for (const segment of Object.keys(list[0])) process.stdout.write(`| ${name} | ${segment} | ${columns((s) => s[segment])} |\n`);
   if (name !== 'direct') process.stdout.write(`| ${name} | all time in the gateway | ${columns(inGateway)} |\n`);
